@@ -1,0 +1,165 @@
+"""The metadata index: sharded objects of session entries, updated by compare-and-swap (layer 3).
+
+The index is a cache of the heads, kept so that `list()` costs one parallel wave of GETs however many sessions
+there are. It is never the truth: a session exists iff its head does, and `rebuild` recreates every shard from
+the heads. Entries order by (incarnation, revision), so a late or repeated update never replaces a newer entry,
+and a delete leaves a tombstone (pruned after a day) so that a delayed update cannot resurrect the session.
+
+The shard count lives in the manifest, created once with ``If-None-Match: *``, so that managers built with
+different settings agree on where an entry lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+
+from .errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError
+from .keys import KeyLayout, shard_of
+from .records import IndexEntry, IndexShard, Manifest, decode_record, encode_record
+from .store import ObjectStore
+
+log = logging.getLogger("s3sessions.index")
+
+DEFAULT_SHARD_COUNT = 16
+MAX_SHARD_COUNT = 1024
+CAS_ATTEMPTS = 12
+TOMBSTONE_SECONDS = 24 * 3600
+_BACKOFF_BASE = 0.01
+_BACKOFF_CAP = 0.5
+
+
+class MetadataIndex:
+    """Reads and updates the index shards of one prefix, caching each shard's last seen ETag and content.
+
+    Args:
+        store: The object store.
+        layout: The key layout of the prefix.
+        shard_count: The count to write into a new manifest; an existing manifest's count always wins.
+        max_bytes: Decompressed size cap for index objects.
+        clock: Returns Unix seconds (for tombstone expiry).
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        layout: KeyLayout,
+        *,
+        shard_count: int,
+        max_bytes: int,
+        clock: Callable[[], int],
+    ) -> None:
+        if not isinstance(shard_count, int) or not 1 <= shard_count <= MAX_SHARD_COUNT:
+            raise ValueError(f"shard_count must be 1-{MAX_SHARD_COUNT}, not {shard_count!r}")
+        self._store = store
+        self._layout = layout
+        self._wanted_shard_count = shard_count
+        self._shard_count: int | None = None
+        self._manifest_lock = asyncio.Lock()
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self._shards: dict[int, tuple[str | None, IndexShard]] = {}
+        self.conflicts = 0
+        """Lost CAS rounds on index shards since this index was created (a measure of index contention)."""
+
+    async def shard_count(self) -> int:
+        """Returns the shard count from the manifest, creating the manifest on first use of a prefix."""
+        if self._shard_count is not None:
+            return self._shard_count
+        async with self._manifest_lock:
+            if self._shard_count is None:
+                self._shard_count = await self._load_or_create_manifest()
+        return self._shard_count
+
+    async def _load_or_create_manifest(self) -> int:
+        key = self._layout.manifest
+        for _ in range(3):
+            try:
+                stored = await self._store.get(key, max_bytes=self._max_bytes)
+            except ObjectMissing:
+                body = encode_record(Manifest(shard_count=self._wanted_shard_count), max_bytes=self._max_bytes)
+                try:
+                    await self._store.put(key, body, if_none_match=True)
+                except PreconditionFailed:
+                    continue  # another manager created it first: read theirs
+                return self._wanted_shard_count
+            manifest = decode_record(stored.body, Manifest, max_bytes=self._max_bytes, key=key)
+            if not 1 <= manifest.shard_count <= MAX_SHARD_COUNT:
+                raise CorruptObject(f"manifest shard count {manifest.shard_count} out of range", key=key)
+            return manifest.shard_count
+        raise StorageError("the manifest kept changing while being read", key=key)
+
+    async def _read_shard(self, shard: int) -> tuple[str | None, IndexShard]:
+        key = self._layout.index_shard(shard)
+        try:
+            stored = await self._store.get(key, max_bytes=self._max_bytes)
+        except ObjectMissing:
+            result: tuple[str | None, IndexShard] = (None, IndexShard())
+        else:
+            result = (stored.etag, decode_record(stored.body, IndexShard, max_bytes=self._max_bytes, key=key))
+        self._shards[shard] = result
+        return result
+
+    async def entries(self) -> dict[str, IndexEntry]:
+        """Returns every live entry, reading all shards in one parallel wave."""
+        count = await self.shard_count()
+        shards = await asyncio.gather(*(self._read_shard(shard) for shard in range(count)))
+        return {
+            session_id: entry for _, shard in shards for session_id, entry in shard.entries.items() if not entry.deleted
+        }
+
+    async def update(self, session_id: str, entry: IndexEntry) -> None:
+        """Stores the entry unless the shard already holds a newer one (CAS with bounded retry and jitter).
+
+        Raises:
+            StorageError: if every attempt lost its race or S3 failed.
+        """
+        shard = shard_of(session_id, await self.shard_count())
+        key = self._layout.index_shard(shard)
+        for attempt in range(CAS_ATTEMPTS):
+            etag, current = self._shards.get(shard) or await self._read_shard(shard)
+            existing = current.entries.get(session_id)
+            if existing is not None and not entry.is_newer_than(existing):
+                return
+            entries = self._pruned(current.entries)
+            entries[session_id] = entry
+            updated = IndexShard(entries=entries)
+            body = encode_record(updated, max_bytes=self._max_bytes)
+            try:
+                new_etag = await self._store.put(key, body, if_match=etag, if_none_match=etag is None)
+            except (PreconditionFailed, ObjectMissing):
+                self.conflicts += 1
+                self._shards.pop(shard, None)
+                await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
+                continue
+            except StorageError:
+                self._shards.pop(shard, None)  # the write may or may not have landed: re-read next time
+                raise
+            self._shards[shard] = (new_etag, updated)
+            return
+        raise StorageError(f"index shard still contended after {CAS_ATTEMPTS} attempts", session_id=session_id, key=key)
+
+    def _pruned(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
+        horizon = self._clock() - TOMBSTONE_SECONDS
+        return {
+            session_id: entry
+            for session_id, entry in entries.items()
+            if not (entry.deleted and entry.updated_at < horizon)
+        }
+
+    async def replace_all(self, entries: Iterable[tuple[str, IndexEntry]]) -> None:
+        """Overwrites every shard with exactly the given entries (used by reindex; last writer wins)."""
+        count = await self.shard_count()
+        grouped: dict[int, dict[str, IndexEntry]] = {shard: {} for shard in range(count)}
+        for session_id, entry in entries:
+            grouped[shard_of(session_id, count)][session_id] = entry
+
+        async def write(shard: int) -> None:
+            shard_record = IndexShard(entries=grouped[shard])
+            key = self._layout.index_shard(shard)
+            etag = await self._store.put(key, encode_record(shard_record, max_bytes=self._max_bytes))
+            self._shards[shard] = (etag, shard_record)
+
+        await asyncio.gather(*(write(shard) for shard in range(count)))

@@ -1,0 +1,183 @@
+"""`InMemorySessionManager`: the same semantics as `S3SessionManager`, written as plainly as possible.
+
+It is the reference model of the tests: the stateful test drives both managers with the same random operations
+and compares every result. It is deliberately a separate, simple implementation (whole sessions as JSON text in
+a dict, versions as counters) so that the comparison checks two codes against each other, not one with itself.
+It is also handy in users' own unit tests. It is not shared between processes and holds no locks (asyncio runs
+each method without interleaving, since none of them awaits).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .base import SessionManager
+from .codec import check_string_keys, encode_message_lines
+from .errors import ConflictError, InvalidInput, SessionNotFound
+from .keys import check_name, check_session_id, check_tags, merge_tags, new_session_id
+from .models import Session, SessionMetadata, now_seconds
+from .records import RECENT_COMMITS
+from .turns import rewind_cut, turn_starts
+
+
+@dataclass
+class _Stored:
+    metadata: SessionMetadata
+    messages_json: str
+    state_json: str
+    previous: list[tuple[str, str]] = field(default_factory=list)
+    """(version, content) of recently superseded versions: what a stale save may still merge with."""
+
+    @property
+    def content(self) -> str:
+        return self.messages_json + "\n" + self.state_json
+
+
+class InMemorySessionManager(SessionManager):
+    """Sessions in a dict. Same operations, errors and ordering as `S3SessionManager`.
+
+    Args:
+        clock: Returns Unix seconds (tests share one clock between the two managers).
+    """
+
+    def __init__(self, *, clock: Callable[[], int] = now_seconds) -> None:
+        self._sessions: dict[str, _Stored] = {}
+        self._clock = clock
+        self._versions = itertools.count(1)
+
+    def _get(self, session_id: str) -> _Stored:
+        check_session_id(session_id)
+        stored = self._sessions.get(session_id)
+        if stored is None:
+            raise SessionNotFound("no such session", session_id=session_id)
+        return stored
+
+    def _commit(
+        self, session_id: str, stored: _Stored, metadata: SessionMetadata, messages_json: str, state_json: str
+    ) -> SessionMetadata:
+        now = self._clock()
+        metadata.updated_at = max(now, stored.metadata.updated_at + 1)
+        metadata.version = f"mem-{next(self._versions)}"
+        metadata.turn_count = len(turn_starts(json.loads(messages_json)))
+        previous = [*stored.previous, (stored.metadata.version or "", stored.content)][-RECENT_COMMITS:]
+        self._sessions[session_id] = _Stored(metadata, messages_json, state_json, previous)
+        return metadata.model_copy(deep=True)
+
+    async def list(self) -> list[SessionMetadata]:
+        listed = [stored.metadata.model_copy(deep=True) for stored in self._sessions.values()]
+        return sorted(listed, key=lambda metadata: (-metadata.updated_at, metadata.id))
+
+    async def resume(self, session_id: str) -> Session:
+        stored = self._get(session_id)
+        return Session(
+            metadata=stored.metadata.model_copy(deep=True),
+            messages=json.loads(stored.messages_json),
+            state=json.loads(stored.state_json),
+        )
+
+    async def save(self, session: Session) -> SessionMetadata:
+        if not isinstance(session, Session):
+            raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
+        session_id = check_session_id(session.metadata.id)
+        encode_message_lines(session.messages)
+        check_string_keys(session.state)
+        encode_message_lines([session.state])
+        messages_json = json.dumps(session.messages)
+        state_json = json.dumps(session.state)
+        incoming = session.metadata
+        metadata = incoming.model_copy(deep=True)
+        existing = self._sessions.get(session_id)
+        now = self._clock()
+        if incoming.version is None:
+            if existing is not None:
+                raise ConflictError("a session with this id already exists", session_id=session_id)
+            metadata.created_at = now
+            stored = _Stored(metadata.model_copy(update={"updated_at": now - 1}), "[]", "null")
+        else:
+            if existing is None:
+                raise SessionNotFound("no such session", session_id=session_id)
+            stored = existing
+            if incoming.version != existing.metadata.version:
+                read_content = dict(existing.previous).get(incoming.version)
+                if read_content is None or read_content != existing.content:
+                    raise ConflictError("another writer changed this session since it was read", session_id=session_id)
+                metadata.name = existing.metadata.name
+                metadata.tags = list(existing.metadata.tags)
+            metadata.created_at = existing.metadata.created_at
+            metadata.parent_id = existing.metadata.parent_id
+            metadata.forked_at_turn = existing.metadata.forked_at_turn
+        committed = self._commit(session_id, stored, metadata, messages_json, state_json)
+        for name in (
+            "name",
+            "tags",
+            "created_at",
+            "updated_at",
+            "turn_count",
+            "parent_id",
+            "forked_at_turn",
+            "version",
+        ):
+            setattr(incoming, name, copy.deepcopy(getattr(committed, name)))
+        return committed
+
+    async def delete(self, session_id: str) -> None:
+        self._get(session_id)
+        del self._sessions[session_id]
+
+    async def fork(self, session_id: str, new_name: str | None = None) -> SessionMetadata:
+        if new_name is not None:
+            check_name(new_name)
+        source = self._get(session_id)
+        now = self._clock()
+        if new_name is None and source.metadata.name is not None:
+            new_name = source.metadata.name[: 256 - len(" (fork)")] + " (fork)"
+        new_id = new_session_id()
+        metadata = source.metadata.model_copy(
+            update={
+                "id": new_id,
+                "name": new_name,
+                "tags": list(source.metadata.tags),
+                "created_at": now,
+                "updated_at": now,
+                "parent_id": session_id,
+                "forked_at_turn": source.metadata.turn_count,
+                "version": f"mem-{next(self._versions)}",
+            }
+        )
+        self._sessions[new_id] = _Stored(metadata, source.messages_json, source.state_json)
+        return metadata.model_copy(deep=True)
+
+    async def rewind(self, session_id: str, turn_index: int) -> Session:
+        check_session_id(session_id)
+        if isinstance(turn_index, bool) or not isinstance(turn_index, int):
+            raise InvalidInput(f"invalid turn index {turn_index!r}: must be an int", session_id=session_id)
+        stored = self._get(session_id)
+        messages: list[Any] = json.loads(stored.messages_json)
+        starts = turn_starts(messages)
+        if not 0 <= turn_index < len(starts):
+            raise InvalidInput(
+                f"invalid turn index {turn_index}: the session has {len(starts)} turn(s)",
+                session_id=session_id,
+            )
+        kept = messages[: rewind_cut(starts, len(messages), turn_index)]
+        self._commit(session_id, stored, stored.metadata.model_copy(deep=True), json.dumps(kept), stored.state_json)
+        return await self.resume(session_id)
+
+    async def tag(self, session_id: str, tags: Sequence[str]) -> SessionMetadata:
+        added = check_tags(tags)
+        stored = self._get(session_id)
+        metadata = stored.metadata.model_copy(deep=True)
+        metadata.tags = merge_tags(metadata.tags, added)
+        return self._commit(session_id, stored, metadata, stored.messages_json, stored.state_json)
+
+    async def rename(self, session_id: str, new_name: str) -> SessionMetadata:
+        name = check_name(new_name)
+        stored = self._get(session_id)
+        metadata = stored.metadata.model_copy(deep=True)
+        metadata.name = name
+        return self._commit(session_id, stored, metadata, stored.messages_json, stored.state_json)
