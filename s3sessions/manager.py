@@ -14,7 +14,7 @@ import logging
 import os
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,6 +83,7 @@ class S3SessionManager(SessionManager):
         max_object_bytes: Decompressed size cap for any object read or written.
         tail_bytes, segment_bytes: Inline tail bound and sealed segment size (see `s3sessions.layout`).
         pool_size: Connection pool size (at least the shard count, so list is one parallel wave).
+        client_config: Extra ``AioConfig`` arguments (timeouts, retries) for the client this manager creates.
         clock: Returns Unix seconds (tests inject one).
 
     Example:
@@ -107,6 +108,7 @@ class S3SessionManager(SessionManager):
         tail_bytes: int = TAIL_BYTES,
         segment_bytes: int = SEGMENT_BYTES,
         pool_size: int = DEFAULT_POOL_SIZE,
+        client_config: Mapping[str, Any] | None = None,
         clock: Callable[[], int] = now_seconds,
     ) -> None:
         self.layout = KeyLayout(prefix)
@@ -127,6 +129,7 @@ class S3SessionManager(SessionManager):
                 profile_name=profile_name,
                 kms_key_id=kms_key_id,
                 pool_size=pool_size,
+                client_config=client_config,
             )
         self.store = store
         self._max_bytes = max_object_bytes

@@ -85,8 +85,8 @@ class RequestCounter:
         self.operations: list[str] = []
         self.bytes_sent = 0
 
-    def __call__(self, request: Any, **_: Any) -> None:
-        self.operations.append(request.context.get("operation_name", "?"))
+    def __call__(self, request: Any, event_name: str = "", **_: Any) -> None:
+        self.operations.append(event_name.rsplit(".", 1)[-1])  # "before-send.s3.GetObject" -> "GetObject"
         body = request.body
         if isinstance(body, bytes | bytearray):
             self.bytes_sent += len(body)

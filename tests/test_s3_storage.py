@@ -1,0 +1,278 @@
+"""S3-specific behaviour: layout, damaged objects, request counts, versioned buckets, SSE-KMS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import boto3
+import pytest
+import zstandard
+from conftest import BUCKET, attach_counter
+
+from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound, StorageError
+
+
+def tool_turn(index: int, size: int = 3000) -> list[dict]:
+    return [
+        {"role": "user", "content": f"please read file {index}"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{index}", "name": "read",
+                                           "input": {"path": f"/src/{index}.py"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{index}",
+                                      "content": f"# file {index}\n" + "def f(x):\n    return x * 2\n" * (size // 28)}]},
+        {"role": "assistant", "content": f"file {index} doubles its input."},
+    ]
+
+
+@pytest.fixture
+def s3(s3_endpoint):
+    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+
+def keys(s3, prefix: str = "") -> list[str]:
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
+
+
+async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endpoint, s3):
+    async with S3SessionManager(bucket=BUCKET, prefix="agents", endpoint_url=s3_endpoint,
+                                tail_bytes=4096, segment_bytes=16384) as manager:
+        session = Session()
+        session.metadata.name = "Résumé ✓"
+        for index in range(6):
+            session.messages.extend(tool_turn(index))
+            await manager.save(session)
+        await manager.list()
+    stored = keys(s3)
+    sid = session.id
+    assert "agents/manifest.json.zst" in stored
+    assert f"agents/sessions/{sid}/head.json.zst" in stored
+    assert any(k.startswith(f"agents/sessions/{sid}/segments/") and k.endswith(".json.zst") for k in stored)
+    assert any(k.startswith("agents/index/") for k in stored)
+    assert all(k.startswith(("agents/sessions/", "agents/index/", "agents/manifest")) for k in stored)
+    body = s3.get_object(Bucket=BUCKET, Key=f"agents/sessions/{sid}/head.json.zst")["Body"].read()
+    head = json.loads(zstandard.ZstdDecompressor().decompress(body))
+    assert head["format"] == 1 and head["kind"] == "head" and head["session_id"] == sid
+    assert head["metadata"]["turn_count"] == 6 and head["metadata"]["name"] == "Résumé ✓"
+    meta = s3.head_object(Bucket=BUCKET, Key=f"agents/sessions/{sid}/head.json.zst")["Metadata"]
+    assert meta["turns"] == "6" and meta["name"] == "R%C3%A9sum%C3%A9 %E2%9C%93"
+    manifest = json.loads(zstandard.ZstdDecompressor().decompress(
+        s3.get_object(Bucket=BUCKET, Key="agents/manifest.json.zst")["Body"].read()))
+    assert manifest == {"format": 1, "kind": "manifest", "shard_count": 16}
+
+
+async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="rt/", endpoint_url=s3_endpoint,
+                                tail_bytes=4096, segment_bytes=16384) as manager:
+        small = Session(messages=tool_turn(0, size=500))
+        await manager.save(small)
+        big = Session()
+        for index in range(40):
+            big.messages.extend(tool_turn(index))
+        await manager.save(big)
+        counter = await attach_counter(manager)
+        await manager.resume(small.id)
+        assert counter.operations == ["GetObject"]
+        counter.reset()
+        loaded = await manager.resume(big.id)
+        assert loaded.messages == big.messages
+        assert counter.operations[0] == "GetObject" and len(counter.operations) > 2  # head, then one wave
+
+
+async def test_save_after_one_turn_uploads_the_turn_not_the_history(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="up/", endpoint_url=s3_endpoint) as manager:
+        session = Session()
+        for index in range(200):  # ~700 KB of history
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        await manager.list()  # warm: the shard ETags are known
+        counter = await attach_counter(manager)
+        for index in range(200, 210):
+            session.messages.extend(tool_turn(index))
+            counter.reset()
+            await manager.save(session)
+            assert counter.count("GetObject") == 0
+            assert counter.count("PutObject") in (2, 3)  # head + index (+ a sealed segment now and then)
+            assert counter.bytes_sent < 64 * 1024 + 20_000
+
+
+async def test_save_of_a_session_rebuilt_from_json_costs_one_get_more(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="js/", endpoint_url=s3_endpoint) as writer:
+        session = Session(messages=tool_turn(0))
+        await writer.save(session)
+    rebuilt = Session.model_validate_json(session.model_dump_json())
+    rebuilt.messages.extend(tool_turn(1))
+    async with S3SessionManager(bucket=BUCKET, prefix="js/", endpoint_url=s3_endpoint) as other:
+        await other.list()
+        counter = await attach_counter(other)
+        await other.save(rebuilt)
+        assert counter.operations == ["GetObject", "PutObject", "PutObject"]
+
+
+async def test_fork_and_rewind_upload_no_segment_bytes(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="fr/", endpoint_url=s3_endpoint,
+                                tail_bytes=4096, segment_bytes=16384) as manager:
+        session = Session()
+        for index in range(30):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        await manager.list()
+        counter = await attach_counter(manager)
+        await manager.fork(session.id)
+        assert counter.count("CopyObject") >= 2 and counter.count("PutObject") == 2
+        assert counter.bytes_sent < 4096 + 8192  # the new head (with its tail) and the index shard
+        counter.reset()
+        rewound = await manager.rewind(session.id, 12)
+        assert rewound.metadata.turn_count == 13
+        assert counter.count("PutObject") == 2 and counter.bytes_sent < 4096 + 8192
+
+
+async def test_list_is_one_wave_over_the_shards(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="ls/", endpoint_url=s3_endpoint, shard_count=8) as manager:
+        for _ in range(5):
+            await manager.save(Session(messages=tool_turn(0, 100)))
+        counter = await attach_counter(manager)
+        assert len(await manager.list()) == 5
+        assert counter.operations == ["GetObject"] * 8
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda body: b"garbage", "not a zstd frame"),
+        (lambda body: body[: len(body) // 2], "truncated|damaged"),
+        (lambda body: zstandard.ZstdCompressor().compress(b"{not json"), "not JSON"),
+        (lambda body: zstandard.ZstdCompressor().compress(b'{"format":7,"kind":"head"}'), "unknown format"),
+        (lambda body: zstandard.ZstdCompressor().compress(b'{"format":1,"kind":"head"}'), "malformed head"),
+        (lambda body: zstandard.ZstdCompressor().compress(b"x" * 3_000_000), "claims 3000000 bytes"),
+    ],
+)
+async def test_a_damaged_head_is_corrupt_object_naming_the_key(s3_endpoint, s3, damage, expected):
+    async with S3SessionManager(bucket=BUCKET, prefix="bad/", endpoint_url=s3_endpoint,
+                                max_object_bytes=1_000_000) as manager:
+        session = Session(messages=tool_turn(0))
+        await manager.save(session)
+        key = f"bad/sessions/{session.id}/head.json.zst"
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        s3.put_object(Bucket=BUCKET, Key=key, Body=damage(body))
+        with pytest.raises(CorruptObject, match=expected) as raised:
+            await manager.resume(session.id)
+        assert key in str(raised.value) and session.id in str(raised.value)
+        # Nothing is written over a head we cannot read.
+        session.messages.extend(tool_turn(1))
+        with pytest.raises(CorruptObject):
+            await manager.save(Session.model_validate_json(session.model_dump_json()))
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == damage(body)
+
+
+async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
+    async with S3SessionManager(bucket=BUCKET, prefix="seg/", endpoint_url=s3_endpoint,
+                                tail_bytes=2048, segment_bytes=8192) as manager:
+        session = Session()
+        for index in range(10):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        segment_keys = [k for k in keys(s3, f"seg/sessions/{session.id}/segments/")]
+        assert segment_keys
+        forged = zstandard.ZstdCompressor().compress(
+            json.dumps({"format": 1, "kind": "segment", "messages": [{"role": "user", "content": "forged"}]}).encode()
+        )
+        s3.put_object(Bucket=BUCKET, Key=segment_keys[0], Body=forged)
+        with pytest.raises(CorruptObject, match="digest") as raised:
+            await manager.resume(session.id)
+        assert segment_keys[0] in str(raised.value)
+        s3.delete_object(Bucket=BUCKET, Key=segment_keys[0])
+        with pytest.raises(CorruptObject, match="missing segment"):
+            await manager.resume(session.id)
+
+
+async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="cap/", endpoint_url=s3_endpoint,
+                                max_object_bytes=100_000) as manager:
+        session = Session(messages=[{"role": "user", "content": "x" * 200_000}])
+        with pytest.raises(Exception, match="size cap"):
+            await manager.save(session)
+        with pytest.raises(SessionNotFound):
+            await manager.resume(session.id)
+
+
+async def test_a_missing_bucket_is_a_storage_error(s3_endpoint):
+    async with S3SessionManager(bucket="no-such-bucket", endpoint_url=s3_endpoint) as manager:
+        with pytest.raises(StorageError, match="does not exist"):
+            await manager.save(Session())
+        with pytest.raises(StorageError, match="does not exist"):
+            await manager.list()
+
+
+async def test_an_unreachable_endpoint_is_a_storage_error():
+    async with S3SessionManager(bucket=BUCKET, endpoint_url="http://127.0.0.1:9",
+                                client_config={"retries": {"max_attempts": 1}, "connect_timeout": 1}) as manager:
+        with pytest.raises(StorageError, match="GetObject|get_object"):
+            await manager.resume("some-id")
+
+
+async def test_delete_removes_every_version_on_a_versioned_bucket(s3_endpoint, s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    async with S3SessionManager(bucket=BUCKET, prefix="ver/", endpoint_url=s3_endpoint,
+                                tail_bytes=2048, segment_bytes=8192) as manager:
+        session = Session()
+        for index in range(8):
+            session.messages.extend(tool_turn(index))
+            await manager.save(session)
+        other = Session(messages=tool_turn(0))
+        await manager.save(other)
+        prefix = f"ver/sessions/{session.id}/"
+        assert len(s3.list_object_versions(Bucket=BUCKET, Prefix=prefix).get("Versions", [])) > 8
+        await manager.delete(session.id)
+        listing = s3.list_object_versions(Bucket=BUCKET, Prefix=prefix)
+        assert listing.get("Versions", []) == [] and listing.get("DeleteMarkers", []) == []
+        assert (await manager.resume(other.id)).messages == other.messages
+
+
+async def test_rewind_can_be_undone_from_an_older_head_version(s3_endpoint, s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    async with S3SessionManager(bucket=BUCKET, prefix="undo/", endpoint_url=s3_endpoint,
+                                tail_bytes=2048, segment_bytes=8192) as manager:
+        session = Session()
+        for index in range(8):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        await manager.rewind(session.id, 2)
+        key = f"undo/sessions/{session.id}/head.json.zst"
+        versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
+        previous = next(v for v in versions if not v["IsLatest"])
+        s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key,
+                                                           "VersionId": previous["VersionId"]})
+        restored = await manager.resume(session.id)
+        assert restored.messages == session.messages and restored.metadata.turn_count == 8
+
+
+async def test_sse_kms_reaches_every_write(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="kms/", endpoint_url=s3_endpoint,
+                                kms_key_id="alias/sessions", tail_bytes=2048, segment_bytes=8192) as manager:
+        seen = []
+        client = await manager.store.client()  # type: ignore[attr-defined]
+        client.meta.events.register(
+            "provide-client-params.s3.*",
+            lambda params, model, **_: seen.append((model.name, params.get("ServerSideEncryption"),
+                                                   params.get("SSEKMSKeyId"))),
+        )
+        session = Session()
+        for index in range(6):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        await manager.fork(session.id)
+    writes = [entry for entry in seen if entry[0] in ("PutObject", "CopyObject")]
+    assert writes and all(entry[1:] == ("aws:kms", "alias/sessions") for entry in writes)
+
+
+def test_importing_the_package_loads_no_aws_sdk():
+    code = (
+        "import sys, s3sessions\n"
+        "s3sessions.S3SessionManager(bucket='b')\n"
+        "loaded = [m for m in ('aioboto3', 'aiobotocore', 'botocore', 'boto3', 'aiohttp', 'moto', 'click')"
+        " if m in sys.modules]\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
