@@ -1,0 +1,198 @@
+"""The session commands: one short function each, which parses, makes the manager call(s) and prints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import IO, Any
+
+import click
+from pydantic import ValidationError
+
+from ..errors import ConflictError
+from ..keys import new_session_id
+from ..manager import S3SessionManager
+from ..models import Session, SessionMetadata
+from .options import Settings, connection_options, json_option, one_line, pass_settings, run
+from .progress import HeadProgress
+from .render import metadata_json, session_table, transcript
+
+session_options = connection_options(from_environment=False)
+
+
+def _print_metadata(metadata: SessionMetadata, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(metadata_json(metadata), indent=2, ensure_ascii=False) if as_json else text)
+
+
+def _label(metadata: SessionMetadata) -> str:
+    return metadata.id + (f" ({metadata.name})" if metadata.name else "")
+
+
+async def list_with_sizes(manager: S3SessionManager) -> tuple[list[SessionMetadata], dict[str, int]]:
+    """Returns the sessions newest first, and the JSON size of each one's messages (from the index)."""
+    listed, entries = await asyncio.gather(manager.list(), manager.index.entries())
+    return listed, {session_id: entry.message_bytes for session_id, entry in entries.items()}
+
+
+@click.command("ls")
+@session_options
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sessions with this tag (repeat: all of them).")
+@json_option
+@pass_settings
+def list_sessions(settings: Settings, tags: tuple[str, ...], as_json: bool) -> None:
+    """Lists sessions, newest first: id, name, tags, turns, last update and size of the messages."""
+    listed, sizes = run(settings, list_with_sizes)
+    listed = [metadata for metadata in listed if set(tags) <= set(metadata.tags)]
+    if as_json:
+        rows = [metadata_json(metadata, message_bytes=sizes.get(metadata.id)) for metadata in listed]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif listed:
+        click.echo(session_table(listed, sizes))
+    else:
+        click.echo(f"no sessions in {settings.location}" + (f" tagged {', '.join(tags)}" if tags else ""), err=True)
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@click.option("--full", is_flag=True, help="Show every message in full (long ones are cut by default).")
+@pass_settings
+def show(settings: Settings, session_id: str, full: bool) -> None:
+    """Prints a session as a readable transcript, with turn and message numbers."""
+    session = run(settings, lambda manager: manager.resume(session_id))
+    click.echo(transcript(session, limit=None if full else 400))
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@pass_settings
+def export(settings: Settings, session_id: str) -> None:
+    """Writes the whole session (metadata, messages, state) as plain JSON to stdout; `import` reads it back."""
+    session = run(settings, lambda manager: manager.resume(session_id))
+    click.echo(json.dumps(session.model_dump(mode="json"), indent=2, ensure_ascii=False))
+
+
+def _read_session(file: IO[str]) -> Session:
+    try:
+        document: Any = json.load(file)
+        session = Session.model_validate(document)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file.name} is not JSON: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "document"
+        raise click.ClickException(
+            one_line(f"{file.name} is not an exported session: {where}: {first['msg']}")
+        ) from exc
+    return session
+
+
+@click.command("import")
+@session_options
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--new-id", is_flag=True, help="Give the session a fresh id instead of the one in the file.")
+@click.option("--name", help="Name the imported session (default: the name in the file).")
+@pass_settings
+def import_session(settings: Settings, file: IO[str], new_id: bool, name: str | None) -> None:
+    """Creates a session from a JSON file written by `export` (FILE may be - for stdin)."""
+    session = _read_session(file)
+    session.metadata.version = None
+    if new_id:
+        session.metadata.id = new_session_id()
+    if name is not None:
+        session.metadata.name = name
+    try:
+        metadata = run(settings, lambda manager: manager.save(session))
+    except click.ClickException as exc:
+        if isinstance(exc.__cause__, ConflictError):
+            raise click.ClickException(f"{exc.message}; pass --new-id to import it as a copy") from exc.__cause__
+        raise
+    click.echo(f"imported {_label(metadata)}: {metadata.turn_count} turn(s)")
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@click.option("--name", help='Name of the copy (default: the source\'s name + " (fork)").')
+@json_option
+@pass_settings
+def fork(settings: Settings, session_id: str, name: str | None, as_json: bool) -> None:
+    """Copies a session under a new id (server-side); prints the new id."""
+    metadata = run(settings, lambda manager: manager.fork(session_id, name))
+    _print_metadata(metadata, as_json, f"forked {session_id} -> {_label(metadata)}")
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@click.argument("turn", type=int)
+@json_option
+@pass_settings
+def rewind(settings: Settings, session_id: str, turn: int, as_json: bool) -> None:
+    """Keeps turns 0..TURN (as `show` numbers them) and drops every later message."""
+    session = run(settings, lambda manager: manager.rewind(session_id, turn))
+    kept = f"kept turns 0..{turn}: {len(session.messages)} message(s)"
+    _print_metadata(session.metadata, as_json, f"rewound {_label(session.metadata)}: {kept}")
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@click.argument("tags", nargs=-1, required=True)
+@json_option
+@pass_settings
+def tag(settings: Settings, session_id: str, tags: tuple[str, ...], as_json: bool) -> None:
+    """Adds tags to a session (existing tags are kept)."""
+    metadata = run(settings, lambda manager: manager.tag(session_id, list(tags)))
+    _print_metadata(metadata, as_json, f"tagged {_label(metadata)}: {', '.join(metadata.tags)}")
+
+
+@click.command()
+@session_options
+@click.argument("session_id", metavar="ID")
+@click.argument("name")
+@json_option
+@pass_settings
+def rename(settings: Settings, session_id: str, name: str, as_json: bool) -> None:
+    """Sets a session's name."""
+    metadata = run(settings, lambda manager: manager.rename(session_id, name))
+    _print_metadata(metadata, as_json, f"renamed {metadata.id} to {name!r}")
+
+
+@click.command("rm")
+@session_options
+@click.argument("session_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_settings
+def remove(settings: Settings, session_ids: tuple[str, ...], yes: bool) -> None:
+    """Deletes sessions and every object they own (asks first unless --yes)."""
+    if not yes:
+        click.confirm(
+            f"Delete {len(session_ids)} session(s) from {settings.location}: {' '.join(session_ids)}?", abort=True
+        )
+
+    async def delete_all(manager: S3SessionManager) -> None:
+        for session_id in session_ids:
+            await manager.delete(session_id)
+            click.echo(f"deleted {session_id}")
+
+    run(settings, delete_all)
+
+
+@click.command()
+@session_options
+@click.option("--progress/--no-progress", default=None, help="Report heads read on stderr (default: on a terminal).")
+@pass_settings
+def reindex(settings: Settings, progress: bool | None) -> None:
+    """Rebuilds the metadata index from the session heads (repairs `ls` after crashes or manual edits)."""
+    reporter = HeadProgress()
+
+    async def rebuild(manager: S3SessionManager) -> int:
+        client = getattr(manager.store, "client", None)
+        if (progress if progress is not None else reporter.is_terminal) and client is not None:
+            reporter.attach(await client())
+        return await manager.reindex()
+
+    count = run(settings, rebuild)
+    click.echo(f"reindexed {settings.location}: {count} session(s)")

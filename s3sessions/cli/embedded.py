@@ -1,0 +1,238 @@
+"""`demo` and `local-s3`: an embedded S3 (moto) on 127.0.0.1, so nothing needs an AWS account.
+
+moto is imported only here, and only when one of these commands runs (it needs the ``cli`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..manager import S3SessionManager
+from ..models import Session, SessionMetadata
+from .commands import list_with_sizes
+from .options import Settings, pass_settings, translated_errors
+from .render import human_size, session_table, transcript
+
+DEMO_BUCKET = "s3sessions-demo"
+DEMO_PREFIX = "demo/"
+LOCAL_BUCKET = "s3sessions"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+_PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+Echo = Callable[[str], None]
+
+
+def _local_s3(port: int = 0) -> Any:
+    """Returns a not yet started `LocalS3`, or explains how to install moto."""
+    try:
+        import moto.moto_server  # noqa: F401  (only to check that the extra is installed)
+    except ImportError as exc:
+        raise click.ClickException("the embedded S3 needs moto: pip install 's3sessions[cli]'") from exc
+    from ..local_s3 import LocalS3
+
+    return LocalS3(port=port)
+
+
+@contextlib.contextmanager
+def _without_aws_profile() -> Iterator[None]:
+    """Hides AWS_PROFILE while talking to the embedded S3: the user's profiles play no part there."""
+    saved = {name: os.environ.pop(name) for name in _PROFILE_VARIABLES if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _aws_session() -> Any:
+    """Returns an aioboto3 session with fake credentials, for the embedded S3 only."""
+    import aioboto3
+
+    return aioboto3.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
+
+
+async def _create_bucket(session: Any, endpoint_url: str, bucket: str) -> None:
+    async with session.client("s3", endpoint_url=endpoint_url) as client:
+        await client.create_bucket(Bucket=bucket)
+
+
+# ------------------------------------------------------------------------------------------------------ demo
+
+
+def _read_file_result() -> str:
+    """What the demo agent's read_file tool returns: a real source file, as a coding agent would read."""
+    try:
+        return Path(argparse.__file__).read_text(encoding="utf-8")
+    except OSError:  # a Python installed without its sources
+        return argparse.__doc__ or "(source not available)"
+
+
+def _user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def _assistant(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": [{"type": "text", "text": text}]}
+
+
+def _tool_turn(
+    question: str, tool_id: str, tool: str, tool_input: dict[str, Any], result: str, answer: str
+) -> list[Any]:
+    """One turn in Anthropic's shape: question, tool call, tool result (no new turn), answer."""
+    return [
+        _user(question),
+        {"role": "assistant", "content": [{"type": "tool_use", "id": tool_id, "name": tool, "input": tool_input}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": result}]},
+        _assistant(answer),
+    ]
+
+
+def _demo_turns() -> list[list[Any]]:
+    return [
+        _tool_turn(
+            "How does argparse decide that two options are mutually exclusive?",
+            "toolu_01",
+            "read_file",
+            {"path": "Lib/argparse.py"},
+            _read_file_result(),
+            "add_mutually_exclusive_group() returns a _MutuallyExclusiveGroup; while parsing, "
+            "parse_known_args records each action seen and raises 'not allowed with argument' on a conflict.",
+        ),
+        [
+            _user("Show me a minimal example with --json and --table."),
+            _assistant(
+                "group = parser.add_mutually_exclusive_group()\n"
+                "group.add_argument('--json', action='store_true')\n"
+                "group.add_argument('--table', action='store_true')"
+            ),
+        ],
+        [
+            _user("Can the group be required?"),
+            _assistant("Yes: add_mutually_exclusive_group(required=True) makes argparse demand one of them."),
+        ],
+    ]
+
+
+async def _layout(session: Any, endpoint_url: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    """Returns (key, size) of every object under the prefix, as ``aws s3 ls --recursive`` shows them."""
+    async with session.client("s3", endpoint_url=endpoint_url) as client:
+        paginator = client.get_paginator("list_objects_v2")
+        return [
+            (item["Key"], int(item["Size"]))
+            async for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
+
+
+async def run_demo(endpoint_url: str, bucket: str, prefix: str, echo: Echo) -> None:
+    """Runs the scripted conversation in a new bucket of the S3 at ``endpoint_url``, printing each step."""
+    aws = _aws_session()
+    await _create_bucket(aws, endpoint_url, bucket)
+    async with S3SessionManager(bucket, prefix, session=aws, endpoint_url=endpoint_url) as sessions:
+        session = Session(metadata=SessionMetadata(agent_name="coder", name="argparse questions"))
+        echo(f"\n1. create: session {session.id} ({session.metadata.name!r}), one save per turn")
+        for turn in _demo_turns():
+            session.messages.extend(turn)
+            await sessions.save(session)
+            history = human_size(len(json.dumps(session.messages)))
+            echo(f"   saved turn {session.metadata.turn_count - 1}: {len(session.messages)} messages ({history} JSON)")
+
+        copy = await sessions.fork(session.id)
+        echo(f"\n2. fork: {copy.id} ({copy.name!r}) shares {copy.forked_at_turn} turns, copied server-side")
+        forked = await sessions.resume(copy.id)
+        forked.messages.extend([_user("Rather use click for this?"), _assistant("click.Choice or two flags...")])
+        await sessions.save(forked)
+        echo(f"   added a turn to the fork: {forked.metadata.turn_count} turns")
+
+        kept = await sessions.rewind(session.id, 1)
+        echo(f"\n3. rewind the original to turn 1: {kept.metadata.turn_count} turns, {len(kept.messages)} messages")
+
+        tagged = await sessions.tag(session.id, ["demo", "python"])
+        renamed = await sessions.rename(copy.id, "argparse vs click")
+        echo(f"\n4. tag the original: {', '.join(tagged.tags)}; rename the fork: {renamed.name!r}")
+
+        scratch = Session(metadata=SessionMetadata(agent_name="coder", name="scratch"))
+        scratch.messages.extend([_user("hello?"), _assistant("Hello!")])
+        await sessions.save(scratch)
+        echo(f"\n5. list (a third session, {scratch.id}, was just created):\n")
+        echo(session_table(*await list_with_sizes(sessions)))
+
+        await sessions.delete(scratch.id)
+        echo(f"\n6. delete {scratch.id}: {len(await sessions.list())} sessions left")
+
+        echo(f"\n7. the fork as `s3sessions show {copy.id}` prints it:\n")
+        echo(transcript(await sessions.resume(copy.id), limit=100))
+
+    echo(f"\nBucket layout (aws s3 ls s3://{bucket}/{prefix} --recursive):")
+    for key, size in await _layout(aws, endpoint_url, bucket, prefix):
+        echo(f"  {human_size(size):>10}  {key}")
+
+
+@click.command()
+@click.option("--prefix", default=None, help=f"Key prefix for the demo sessions (default: {DEMO_PREFIX}).")
+@pass_settings
+def demo(settings: Settings, prefix: str | None) -> None:
+    """Runs a scripted agent conversation on an embedded S3 and shows the bucket it leaves (no AWS needed).
+
+    Creates a session, saves several turns, forks, rewinds, tags, renames, lists and deletes, then prints
+    every object key. The embedded S3 lives in memory and stops when the demo ends.
+    """
+    server = _local_s3()
+    with _without_aws_profile(), server:
+        click.echo(f"Embedded S3 (moto) at {server.endpoint_url}, bucket {DEMO_BUCKET} (in memory, no AWS account)")
+        with translated_errors():
+            asyncio.run(
+                run_demo(server.endpoint_url, DEMO_BUCKET, prefix or settings.prefix or DEMO_PREFIX, click.echo)
+            )
+    click.echo("\nEvery object is one zstd frame of JSON. To inspect them with the aws CLI, keep a server running:")
+    click.echo("  s3sessions local-s3")
+
+
+@click.command("local-s3")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--with-demo", is_flag=True, help="Fill the bucket with the demo's sessions (under --prefix or demo/).")
+@pass_settings
+def local_s3(settings: Settings, port: int, with_demo: bool) -> None:
+    """Runs the embedded S3 in the foreground (until Ctrl-C), with one empty bucket, and prints what to export.
+
+    The bucket is --bucket / $S3SESSIONS_BUCKET, else "s3sessions"; --with-demo fills it with the demo's
+    sessions. Data lives in memory only.
+    """
+    server = _local_s3(port)
+    bucket = settings.bucket or LOCAL_BUCKET
+    with _without_aws_profile():
+        try:
+            server.start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        with translated_errors():
+            if with_demo:
+                prefix = settings.prefix or DEMO_PREFIX
+                asyncio.run(run_demo(server.endpoint_url, bucket, prefix, lambda _: None))
+            else:
+                asyncio.run(_create_bucket(_aws_session(), server.endpoint_url, bucket))
+    click.echo(f"Embedded S3 (moto) on {server.endpoint_url} with bucket {bucket!r}; in memory, Ctrl-C stops it.")
+    click.echo("In another shell:")
+    click.echo(f"export AWS_ENDPOINT_URL={server.endpoint_url}")
+    credentials = " ".join(f"{name}={value}" for name, value in FAKE_CREDENTIALS.items())
+    click.echo(f"export {credentials} S3SESSIONS_BUCKET={bucket}")
+    click.echo(f"then try: s3sessions ls; aws s3 ls s3://{bucket}/ --recursive")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
