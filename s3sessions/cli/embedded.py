@@ -199,8 +199,10 @@ def demo(settings: Settings, prefix: str | None) -> None:
             asyncio.run(
                 run_demo(server.endpoint_url, DEMO_BUCKET, prefix or settings.prefix or DEMO_PREFIX, click.echo)
             )
-    click.echo("\nEvery object is one zstd frame of JSON. To inspect them with the aws CLI, keep a server running:")
-    click.echo("  s3sessions local-s3")
+    click.echo(
+        "\nEvery object is one zstd frame of JSON. To inspect them yourself (aws s3 ls, aws s3 cp ... - | zstd -d"
+    )
+    click.echo("| jq .), keep an S3 with these sessions running:  s3sessions local-s3 --with-demo   (see docs/cli.md)")
 
 
 @click.command("local-s3")
