@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import click
 
+from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
 from .embedded import demo, local_s3
 from .options import Settings, connection_options
@@ -44,6 +45,7 @@ for _command in (
     rename,
     remove,
     reindex,
+    bucket,
 ):
     cli.add_command(_command)
 
