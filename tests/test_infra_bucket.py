@@ -91,6 +91,14 @@ async def test_init_keeps_other_rules_and_statements_and_updates_its_own(s3, s3_
     assert set(statements) == {"SomeoneElses", TLS_STATEMENT_SID}
 
 
+async def test_tls_only_policy_refuses_plain_http(s3, s3_endpoint):
+    """moto evaluates the bucket policy's aws:SecureTransport condition, and its endpoint is plain HTTP."""
+    s3.put_object(Bucket=BUCKET, Key="agents/before", Body=b"x")
+    await init_bucket(BUCKET, prefix="agents/", endpoint_url=s3_endpoint)
+    with pytest.raises(s3.exceptions.ClientError, match="403"):
+        s3.put_object(Bucket=BUCKET, Key="agents/after", Body=b"x")
+
+
 async def test_dry_run_reports_without_changing(s3, s3_endpoint):
     changes = await init_bucket(BUCKET, dry_run=True, endpoint_url=s3_endpoint)
     assert {"versioning", "public access block", "lifecycle rules", "bucket policy"} <= {c.setting for c in changes}

@@ -153,7 +153,9 @@ def bucket_settings_from_template(resolver: Resolver) -> BucketSettings:
     bucket = resolver.resource("SessionBucket")["Properties"]
     policy = resolver.resource("SessionBucketPolicy")["Properties"]
     (encryption_rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    encryption: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": encryption_rule["ServerSideEncryptionByDefault"]}
+    encryption: dict[str, Any] = {
+        "ApplyServerSideEncryptionByDefault": encryption_rule["ServerSideEncryptionByDefault"]
+    }
     if "BucketKeyEnabled" in encryption_rule:
         encryption["BucketKeyEnabled"] = encryption_rule["BucketKeyEnabled"]
     rules = []
@@ -165,7 +167,13 @@ def bucket_settings_from_template(resolver: Resolver) -> BucketSettings:
         if "AbortIncompleteMultipartUpload" in rule:
             days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
             converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
-        unknown = set(rule) - {"Id", "Status", "Prefix", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"}
+        unknown = set(rule) - {
+            "Id",
+            "Status",
+            "Prefix",
+            "NoncurrentVersionExpiration",
+            "AbortIncompleteMultipartUpload",
+        }
         assert not unknown, f"lifecycle rule {rule['Id']} has settings the comparison does not cover: {unknown}"
         rules.append(converted)
     assert policy["Bucket"] == resolver.physical["SessionBucket"]
