@@ -159,6 +159,12 @@ def plot(results: dict[str, Any], path: Path) -> bool:
         ("resume", "round_trips", "resume: sequential round trips", "round trips"),
         ("resume", "wall_seconds", f"resume: wall time at {results['config']['latency_ms']:g} ms/request", "seconds"),
     ]
+    styles = {
+        "s3sessions": ("o", "-"),
+        "naive-json": ("s", "--"),
+        "strands-s3": ("^", "-"),
+        "strands-snapshot": ("x", ":"),
+    }
     figure, axes = plt.subplots(2, 2, figsize=(11, 8))
     for axis, (operation, field, title, unit) in zip(axes.flat, panels, strict=True):
         for store in results["config"]["stores"]:
@@ -168,7 +174,8 @@ def plot(results: dict[str, Any], path: Path) -> bool:
                 if (row := _find(results, store, length, operation)) is not None and row["status"] == "ok"
             ]
             if points:
-                axis.plot(*zip(*points, strict=True), marker="o", label=store)
+                marker, line = styles.get(store, ("o", "-"))
+                axis.plot(*zip(*points, strict=True), marker=marker, linestyle=line, label=store)
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_title(title)
