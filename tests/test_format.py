@@ -1,0 +1,63 @@
+"""Format 1 golden files: objects written by this version must stay readable forever. Never edit tests/data/."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import boto3
+from conftest import BUCKET
+
+import s3sessions
+from s3sessions import S3SessionManager
+from s3sessions.codec import decode_document
+
+GOLDEN = pathlib.Path(__file__).parent / "data" / "format1"
+
+
+def golden_objects() -> dict[str, bytes]:
+    return {
+        path.relative_to(GOLDEN).as_posix(): path.read_bytes()
+        for path in GOLDEN.rglob("*.zst")
+    }
+
+
+def test_every_golden_object_is_a_plain_zstd_json_document():
+    kinds = {}
+    for key, body in golden_objects().items():
+        kind = key.split("/")[-2] if "/segments/" in key else key.split("/")[0].split(".")[0]
+        expected_kind = {"segments": "segment", "sessions": "head", "index": "index", "manifest": "manifest"}[kind]
+        document = decode_document(body, kind=expected_kind, max_bytes=1 << 20, key=key)
+        assert document["format"] == 1
+        kinds[expected_kind] = kinds.get(expected_kind, 0) + 1
+    assert set(kinds) == {"segment", "head", "index", "manifest"}
+
+
+async def test_golden_bucket_resumes_lists_and_accepts_new_turns(s3_endpoint):
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    for key, body in golden_objects().items():
+        s3.put_object(Bucket=BUCKET, Key=f"old/{key}", Body=body)
+    expected = json.loads((GOLDEN / "expected_session.json").read_text())
+    async with S3SessionManager(bucket=BUCKET, prefix="old/", endpoint_url=s3_endpoint) as manager:
+        session = await manager.resume("golden-session")
+        loaded = session.model_dump(mode="json")
+        loaded["metadata"].pop("version")
+        assert loaded == expected
+        head = decode_document(golden_objects()["sessions/golden-session/head.json.zst"], kind="head",
+                               max_bytes=1 << 20, key="head")
+        assert any(ref["take"] < ref["count"] for ref in head["segments"])  # a partial reference is covered
+        listed = await manager.list()
+        assert [(m.id, m.name, m.turn_count) for m in listed] == [("golden-session", "Golden ✓", 4)]
+        assert (await manager.index.shard_count()) == 2  # the manifest's count wins over the default
+        session.messages.append({"role": "user", "content": "a new question"})
+        await manager.save(session)
+        assert (await manager.resume("golden-session")).metadata.turn_count == 5
+
+
+def test_public_names_are_exported_sorted():
+    assert s3sessions.__all__ == sorted(s3sessions.__all__)
+    for name in s3sessions.__all__:
+        assert getattr(s3sessions, name) is not None
+    public = {name for name in dir(s3sessions) if not name.startswith("_")}
+    modules = {name for name in public if type(getattr(s3sessions, name)).__name__ == "module"}
+    assert public - modules == set(s3sessions.__all__)
