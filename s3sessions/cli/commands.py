@@ -15,7 +15,7 @@ from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
 from .options import Settings, connection_options, json_option, one_line, pass_settings, run
 from .progress import HeadProgress
-from .render import metadata_json, session_table, transcript
+from .render import DEFAULT_BLOCK_CHARS, metadata_json, session_table, transcript
 
 session_options = connection_options(from_environment=False)
 
@@ -60,7 +60,7 @@ def list_sessions(settings: Settings, tags: tuple[str, ...], as_json: bool) -> N
 def show(settings: Settings, session_id: str, full: bool) -> None:
     """Prints a session as a readable transcript, with turn and message numbers."""
     session = run(settings, lambda manager: manager.resume(session_id))
-    click.echo(transcript(session, limit=None if full else 400))
+    click.echo(transcript(session, limit=None if full else DEFAULT_BLOCK_CHARS))
 
 
 @click.command()
