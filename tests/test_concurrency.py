@@ -58,8 +58,9 @@ async def test_32_creators_of_one_id_exactly_one_wins(s3_endpoint):
 
 
 async def test_32_creators_of_distinct_sessions_all_listed(s3_endpoint):
-    managers = [S3SessionManager(bucket=BUCKET, prefix="many/", endpoint_url=s3_endpoint, shard_count=4)
-                for _ in range(4)]
+    managers = [
+        S3SessionManager(bucket=BUCKET, prefix="many/", endpoint_url=s3_endpoint, shard_count=4) for _ in range(4)
+    ]
     try:
         sessions = [Session(messages=[message(f"session {i}")]) for i in range(32)]
         await asyncio.gather(*(managers[i % 4].save(session) for i, session in enumerate(sessions)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import BUCKET
 
 from s3sessions import (
     ConflictError,
@@ -13,8 +14,6 @@ from s3sessions import (
     SessionMetadata,
     SessionNotFound,
 )
-
-from conftest import BUCKET
 
 
 @pytest.fixture(params=["memory", "s3"])

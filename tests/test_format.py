@@ -16,10 +16,7 @@ GOLDEN = pathlib.Path(__file__).parent / "data" / "format1"
 
 
 def golden_objects() -> dict[str, bytes]:
-    return {
-        path.relative_to(GOLDEN).as_posix(): path.read_bytes()
-        for path in GOLDEN.rglob("*.zst")
-    }
+    return {path.relative_to(GOLDEN).as_posix(): path.read_bytes() for path in GOLDEN.rglob("*.zst")}
 
 
 def test_every_golden_object_is_a_plain_zstd_json_document():
@@ -43,8 +40,9 @@ async def test_golden_bucket_resumes_lists_and_accepts_new_turns(s3_endpoint):
         loaded = session.model_dump(mode="json")
         loaded["metadata"].pop("version")
         assert loaded == expected
-        head = decode_document(golden_objects()["sessions/golden-session/head.json.zst"], kind="head",
-                               max_bytes=1 << 20, key="head")
+        head = decode_document(
+            golden_objects()["sessions/golden-session/head.json.zst"], kind="head", max_bytes=1 << 20, key="head"
+        )
         assert any(ref["take"] < ref["count"] for ref in head["segments"])  # a partial reference is covered
         listed = await manager.list()
         assert [(m.id, m.name, m.turn_count) for m in listed] == [("golden-session", "Golden ✓", 4)]

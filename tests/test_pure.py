@@ -119,8 +119,16 @@ def test_turn_detection_across_providers():
     assert is_turn_start(USER)
     assert is_turn_start(MIXED)
     assert is_turn_start({"role": "user", "content": [{"text": "hi"}]})
-    for not_a_turn in [ASSISTANT, ANTHROPIC_TOOL_RESULT, STRANDS_TOOL_RESULT, OPENAI_TOOL_OUTPUT,
-                       {"role": "tool", "content": "x"}, {"role": "system", "content": "s"}, "text", None]:
+    for not_a_turn in [
+        ASSISTANT,
+        ANTHROPIC_TOOL_RESULT,
+        STRANDS_TOOL_RESULT,
+        OPENAI_TOOL_OUTPUT,
+        {"role": "tool", "content": "x"},
+        {"role": "system", "content": "s"},
+        "text",
+        None,
+    ]:
         assert not is_turn_start(not_a_turn)
 
 
@@ -143,9 +151,7 @@ def test_document_roundtrip_and_plain_zstd():
     assert decode_document(body, kind="head", max_bytes=1000, key="k")["text"] == "héllo"
 
 
-@pytest.mark.parametrize(
-    "value", [float("nan"), float("inf"), b"bytes", {1, 2}, object(), {"a": float("-inf")}]
-)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), b"bytes", {1, 2}, object(), {"a": float("-inf")}])
 def test_non_json_values_are_invalid_input(value):
     with pytest.raises(InvalidInput, match="not JSON"):
         encode_message_lines([value])
@@ -167,8 +173,9 @@ def test_decode_refuses_garbage_truncation_bombs_and_wrong_kinds():
     with pytest.raises(CorruptObject, match="kind"):
         decode_document(good, kind="segment", max_bytes=1000, key="k")
     with pytest.raises(CorruptObject, match="unknown format"):
-        decode_document(zstandard.ZstdCompressor().compress(b'{"format":99,"kind":"head"}'), kind="head",
-                        max_bytes=1000, key="k")
+        decode_document(
+            zstandard.ZstdCompressor().compress(b'{"format":99,"kind":"head"}'), kind="head", max_bytes=1000, key="k"
+        )
     with pytest.raises(CorruptObject, match="not JSON"):
         decode_document(zstandard.ZstdCompressor().compress(b"{nope"), kind="head", max_bytes=1000, key="k")
     with pytest.raises(CorruptObject, match="not a JSON object"):
@@ -241,7 +248,7 @@ def test_incremental_saves_merge_segments_like_a_binary_counter():
     lines: list[bytes] = []
     refs = []
     uploaded = 0
-    for step in range(400):
+    for _step in range(400):
         lines = lines + _lines(1)
         layout = plan_layout(refs, lines, tail_bytes=1_000, segment_bytes=16_000)
         uploaded += sum(lines_size(segment.lines) for segment in layout.new_segments)

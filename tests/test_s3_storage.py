@@ -17,10 +17,20 @@ from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound
 def tool_turn(index: int, size: int = 3000) -> list[dict]:
     return [
         {"role": "user", "content": f"please read file {index}"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{index}", "name": "read",
-                                           "input": {"path": f"/src/{index}.py"}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{index}",
-                                      "content": f"# file {index}\n" + "def f(x):\n    return x * 2\n" * (size // 28)}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": f"t{index}", "name": "read", "input": {"path": f"/src/{index}.py"}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": f"t{index}",
+                    "content": f"# file {index}\n" + "def f(x):\n    return x * 2\n" * (size // 28),
+                }
+            ],
+        },
         {"role": "assistant", "content": f"file {index} doubles its input."},
     ]
 
@@ -35,8 +45,9 @@ def keys(s3, prefix: str = "") -> list[str]:
 
 
 async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endpoint, s3):
-    async with S3SessionManager(bucket=BUCKET, prefix="agents", endpoint_url=s3_endpoint,
-                                tail_bytes=4096, segment_bytes=16384) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="agents", endpoint_url=s3_endpoint, tail_bytes=4096, segment_bytes=16384
+    ) as manager:
         session = Session()
         session.metadata.name = "Résumé ✓"
         for index in range(6):
@@ -56,14 +67,18 @@ async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endp
     assert head["metadata"]["turn_count"] == 6 and head["metadata"]["name"] == "Résumé ✓"
     meta = s3.head_object(Bucket=BUCKET, Key=f"agents/sessions/{sid}/head.json.zst")["Metadata"]
     assert meta["turns"] == "6" and meta["name"] == "R%C3%A9sum%C3%A9 %E2%9C%93"
-    manifest = json.loads(zstandard.ZstdDecompressor().decompress(
-        s3.get_object(Bucket=BUCKET, Key="agents/manifest.json.zst")["Body"].read()))
+    manifest = json.loads(
+        zstandard.ZstdDecompressor().decompress(
+            s3.get_object(Bucket=BUCKET, Key="agents/manifest.json.zst")["Body"].read()
+        )
+    )
     assert manifest == {"format": 1, "kind": "manifest", "shard_count": 16}
 
 
 async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_endpoint):
-    async with S3SessionManager(bucket=BUCKET, prefix="rt/", endpoint_url=s3_endpoint,
-                                tail_bytes=4096, segment_bytes=16384) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="rt/", endpoint_url=s3_endpoint, tail_bytes=4096, segment_bytes=16384
+    ) as manager:
         small = Session(messages=tool_turn(0, size=500))
         await manager.save(small)
         big = Session()
@@ -110,8 +125,9 @@ async def test_save_of_a_session_rebuilt_from_json_costs_one_get_more(s3_endpoin
 
 
 async def test_fork_and_rewind_upload_no_segment_bytes(s3_endpoint):
-    async with S3SessionManager(bucket=BUCKET, prefix="fr/", endpoint_url=s3_endpoint,
-                                tail_bytes=4096, segment_bytes=16384) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="fr/", endpoint_url=s3_endpoint, tail_bytes=4096, segment_bytes=16384
+    ) as manager:
         session = Session()
         for index in range(30):
             session.messages.extend(tool_turn(index))
@@ -148,8 +164,9 @@ async def test_list_is_one_wave_over_the_shards(s3_endpoint):
     ],
 )
 async def test_a_damaged_head_is_corrupt_object_naming_the_key(s3_endpoint, s3, damage, expected):
-    async with S3SessionManager(bucket=BUCKET, prefix="bad/", endpoint_url=s3_endpoint,
-                                max_object_bytes=1_000_000) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="bad/", endpoint_url=s3_endpoint, max_object_bytes=1_000_000
+    ) as manager:
         session = Session(messages=tool_turn(0))
         await manager.save(session)
         key = f"bad/sessions/{session.id}/head.json.zst"
@@ -166,13 +183,14 @@ async def test_a_damaged_head_is_corrupt_object_naming_the_key(s3_endpoint, s3, 
 
 
 async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
-    async with S3SessionManager(bucket=BUCKET, prefix="seg/", endpoint_url=s3_endpoint,
-                                tail_bytes=2048, segment_bytes=8192) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="seg/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
+    ) as manager:
         session = Session()
         for index in range(10):
             session.messages.extend(tool_turn(index))
         await manager.save(session)
-        segment_keys = [k for k in keys(s3, f"seg/sessions/{session.id}/segments/")]
+        segment_keys = list(keys(s3, f"seg/sessions/{session.id}/segments/"))
         assert segment_keys
         forged = zstandard.ZstdCompressor().compress(
             json.dumps({"format": 1, "kind": "segment", "messages": [{"role": "user", "content": "forged"}]}).encode()
@@ -187,8 +205,9 @@ async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
 
 
 async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):
-    async with S3SessionManager(bucket=BUCKET, prefix="cap/", endpoint_url=s3_endpoint,
-                                max_object_bytes=100_000) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="cap/", endpoint_url=s3_endpoint, max_object_bytes=100_000
+    ) as manager:
         session = Session(messages=[{"role": "user", "content": "x" * 200_000}])
         with pytest.raises(Exception, match="size cap"):
             await manager.save(session)
@@ -205,16 +224,20 @@ async def test_a_missing_bucket_is_a_storage_error(s3_endpoint):
 
 
 async def test_an_unreachable_endpoint_is_a_storage_error():
-    async with S3SessionManager(bucket=BUCKET, endpoint_url="http://127.0.0.1:9",
-                                client_config={"retries": {"max_attempts": 1}, "connect_timeout": 1}) as manager:
-        with pytest.raises(StorageError, match="GetObject|get_object"):
+    async with S3SessionManager(
+        bucket=BUCKET,
+        endpoint_url="http://127.0.0.1:9",
+        client_config={"retries": {"max_attempts": 1}, "connect_timeout": 1},
+    ) as manager:
+        with pytest.raises(StorageError, match=r"GetObject|get_object"):
             await manager.resume("some-id")
 
 
 async def test_delete_removes_every_version_on_a_versioned_bucket(s3_endpoint, s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    async with S3SessionManager(bucket=BUCKET, prefix="ver/", endpoint_url=s3_endpoint,
-                                tail_bytes=2048, segment_bytes=8192) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="ver/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
+    ) as manager:
         session = Session()
         for index in range(8):
             session.messages.extend(tool_turn(index))
@@ -231,8 +254,9 @@ async def test_delete_removes_every_version_on_a_versioned_bucket(s3_endpoint, s
 
 async def test_rewind_can_be_undone_from_an_older_head_version(s3_endpoint, s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    async with S3SessionManager(bucket=BUCKET, prefix="undo/", endpoint_url=s3_endpoint,
-                                tail_bytes=2048, segment_bytes=8192) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="undo/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
+    ) as manager:
         session = Session()
         for index in range(8):
             session.messages.extend(tool_turn(index))
@@ -241,21 +265,29 @@ async def test_rewind_can_be_undone_from_an_older_head_version(s3_endpoint, s3):
         key = f"undo/sessions/{session.id}/head.json.zst"
         versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
         previous = next(v for v in versions if not v["IsLatest"])
-        s3.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key,
-                                                           "VersionId": previous["VersionId"]})
+        s3.copy_object(
+            Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key, "VersionId": previous["VersionId"]}
+        )
         restored = await manager.resume(session.id)
         assert restored.messages == session.messages and restored.metadata.turn_count == 8
 
 
 async def test_sse_kms_reaches_every_write(s3_endpoint):
-    async with S3SessionManager(bucket=BUCKET, prefix="kms/", endpoint_url=s3_endpoint,
-                                kms_key_id="alias/sessions", tail_bytes=2048, segment_bytes=8192) as manager:
+    async with S3SessionManager(
+        bucket=BUCKET,
+        prefix="kms/",
+        endpoint_url=s3_endpoint,
+        kms_key_id="alias/sessions",
+        tail_bytes=2048,
+        segment_bytes=8192,
+    ) as manager:
         seen = []
         client = await manager.store.client()  # type: ignore[attr-defined]
         client.meta.events.register(
             "provide-client-params.s3.*",
-            lambda params, model, **_: seen.append((model.name, params.get("ServerSideEncryption"),
-                                                   params.get("SSEKMSKeyId"))),
+            lambda params, model, **_: seen.append(
+                (model.name, params.get("ServerSideEncryption"), params.get("SSEKMSKeyId"))
+            ),
         )
         session = Session()
         for index in range(6):

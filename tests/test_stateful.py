@@ -30,13 +30,17 @@ text = st.lists(words, min_size=1, max_size=30).map(" ".join)
 user_text = st.builds(lambda t: {"role": "user", "content": t}, text)
 assistant_text = st.builds(lambda t: {"role": "assistant", "content": t}, text)
 tool_call = st.builds(
-    lambda n, t: {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{n}", "name": "read",
-                                                    "input": {"path": t}}]},
-    st.integers(0, 99), text,
+    lambda n, t: {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": f"t{n}", "name": "read", "input": {"path": t}}],
+    },
+    st.integers(0, 99),
+    text,
 )
 tool_result = st.builds(
     lambda n, t: {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"t{n}", "content": t * 3}]},
-    st.integers(0, 99), text,
+    st.integers(0, 99),
+    text,
 )
 strands_result = st.builds(
     lambda t: {"role": "user", "content": [{"toolResult": {"toolUseId": "x", "content": [{"text": t}]}}]}, text
@@ -69,8 +73,13 @@ class SessionsMachine(RuleBasedStateMachine):
         clock = lambda: self.clock_now  # noqa: E731
         self.memory = InMemorySessionManager(clock=clock)
         self.s3 = S3SessionManager(
-            bucket=BUCKET, prefix=f"stateful-{next(_Shared.prefixes)}/", client=_Shared.client, clock=clock,
-            tail_bytes=400, segment_bytes=1500, shard_count=4,
+            bucket=BUCKET,
+            prefix=f"stateful-{next(_Shared.prefixes)}/",
+            client=_Shared.client,
+            clock=clock,
+            tail_bytes=400,
+            segment_bytes=1500,
+            shard_count=4,
         )
         self.ids: dict[str, tuple[str, str]] = {}  # logical name -> (memory id, s3 id)
         self.held: dict[str, tuple[Session, Session]] = {}  # logical name -> (memory copy, s3 copy)
@@ -93,8 +102,16 @@ class SessionsMachine(RuleBasedStateMachine):
         return memory_result, s3_result
 
     def assert_same_metadata(self, memory: SessionMetadata, s3: SessionMetadata) -> None:
-        fields = ("name", "tags", "agent_name", "created_at", "updated_at", "turn_count", "total_tokens",
-                  "forked_at_turn")
+        fields = (
+            "name",
+            "tags",
+            "agent_name",
+            "created_at",
+            "updated_at",
+            "turn_count",
+            "total_tokens",
+            "forked_at_turn",
+        )
         assert {f: getattr(memory, f) for f in fields} == {f: getattr(s3, f) for f in fields}
         parent = {ids[0]: ids[1] for ids in self.ids.values()}
         assert parent.get(memory.parent_id, memory.parent_id) == s3.parent_id
@@ -108,10 +125,16 @@ class SessionsMachine(RuleBasedStateMachine):
     def create(self, messages, name, tags):
         logical = f"s{next(self.counter)}"
         self.ids[logical] = (logical, logical)
-        copies = [Session(metadata=SessionMetadata(id=logical, name=name, tags=tags, agent_name="a"),
-                          messages=list(messages), state={"n": len(messages)}) for _ in range(2)]
+        copies = [
+            Session(
+                metadata=SessionMetadata(id=logical, name=name, tags=tags, agent_name="a"),
+                messages=list(messages),
+                state={"n": len(messages)},
+            )
+            for _ in range(2)
+        ]
         self.clock_now += 1
-        memory_result, s3_result = self.both_save(copies)
+        memory_result, _s3_result = self.both_save(copies)
         assert not isinstance(memory_result, AgentError), memory_result
         self.held[logical] = (copies[0], copies[1])
         return logical
