@@ -1,0 +1,204 @@
+"""The Strands adapter against the real strands-agents package, with a scripted model (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from _support import (
+    BUCKET,
+    PNG,
+    RequestCounter,
+    require,
+    run_fresh_process,
+    strands_model,
+    strands_tools,
+    strands_turns,
+    to_json,
+)
+
+require("strands")
+
+from strands import Agent  # noqa: E402
+from strands.types.session import SessionAgent, SessionMessage  # noqa: E402
+
+from s3sessions import ConflictError, InMemorySessionManager, S3SessionManager  # noqa: E402
+from s3sessions.integrations import _strands_format as fmt  # noqa: E402
+from s3sessions.integrations.strands import S3SessionsRepository, StrandsSessionManager  # noqa: E402
+
+pytestmark = pytest.mark.strands
+PREFIX = "strands/"
+
+
+def _agent(sessions: StrandsSessionManager, replies: list[Any], **kwargs: Any) -> Any:
+    return Agent(
+        model=strands_model(replies), tools=strands_tools(), session_manager=sessions, callback_handler=None, **kwargs
+    )
+
+
+def _manager(endpoint: str, session_id: str = "chat-1") -> StrandsSessionManager:
+    return StrandsSessionManager(session_id, bucket=BUCKET, prefix=PREFIX, endpoint_url=endpoint)
+
+
+def _resume(endpoint: str, session_id: str) -> Any:
+    async def go() -> Any:
+        async with S3SessionManager(bucket=BUCKET, prefix=PREFIX, endpoint_url=endpoint) as manager:
+            return await manager.resume(session_id)
+
+    return asyncio.run(go())
+
+
+def test_two_turns_resume_in_a_fresh_process_with_identical_history(s3_endpoint):
+    turns = strands_turns()
+    with _manager(s3_endpoint) as sessions:
+        agent = _agent(sessions, [reply for _, replies in turns for reply in replies])
+        agent(turns[0][0])
+        agent.state.set("user", {"name": "Ada", "visits": 2})
+        agent(turns[1][0])
+        history = to_json(agent.messages)
+    assert any(
+        block.get("image", {}).get("source", {}).get("bytes") == {"hex": PNG.hex()} for block in history[4]["content"]
+    )
+
+    resumed = run_fresh_process("strands_resume.py", s3_endpoint, BUCKET, PREFIX, "chat-1")
+
+    assert resumed["messages"] == history
+    assert resumed["state"] == {"user": {"name": "Ada", "visits": 2}}
+    stored = _resume(s3_endpoint, "chat-1")
+    assert stored.metadata.turn_count == 2  # the toolResult message opens no turn
+    assert stored.metadata.agent_name == "default"
+    assert stored.metadata.total_tokens == 3 * 15
+    assert len(stored.messages) == 6
+
+
+def test_a_resumed_agent_continues_the_conversation(s3_endpoint):
+    with _manager(s3_endpoint) as sessions:
+        _agent(sessions, ["Hello."])("Hi")
+    with _manager(s3_endpoint) as sessions:
+        agent = _agent(sessions, ["Still here."])
+        agent("Are you there?")
+        assert [message["role"] for message in agent.messages] == ["user", "assistant", "user", "assistant"]
+    assert _resume(s3_endpoint, "chat-1").metadata.turn_count == 2
+
+
+def test_two_writers_on_one_session_conflict_cleanly(s3_endpoint):
+    with _manager(s3_endpoint) as first:
+        writer_a = _agent(first, ["A1", "A2"])
+        writer_a("turn one")
+        with _manager(s3_endpoint) as second:
+            writer_b = _agent(second, ["B2"])  # resumes at the same version as writer A holds
+            writer_a("turn two by A")
+            with pytest.raises(ConflictError):
+                writer_b("turn two by B")
+    stored = _resume(s3_endpoint, "chat-1")
+    texts = [block["text"] for message in stored.messages for block in message["content"] if "text" in block]
+    assert texts == ["turn one", "A1", "turn two by A", "A2"]
+
+
+def test_a_named_agent_gets_its_own_session(s3_endpoint):
+    with _manager(s3_endpoint, "shared") as sessions:
+        _agent(sessions, ["from coder"], agent_id="coder")("hi coder")
+        _agent(sessions, ["from reviewer"], agent_id="reviewer")("hi reviewer")
+    assert _resume(s3_endpoint, "shared.coder").metadata.agent_name == "coder"
+    resumed = run_fresh_process("strands_resume.py", s3_endpoint, BUCKET, PREFIX, "shared", "reviewer")
+    assert resumed["messages"][1]["content"] == [{"text": "from reviewer"}]
+
+
+def test_redaction_and_timestamps_round_trip_through_the_repository():
+    repository = S3SessionsRepository(InMemorySessionManager(), asyncio.run)
+    repository.create_agent(
+        "s", SessionAgent(agent_id="default", state={"blob": b"\x00\xff"}, conversation_manager_state={})
+    )
+    original = {"role": "user", "content": [{"text": "my card is 4111"}, {"document": {"source": {"bytes": b"%PDF"}}}]}
+    message = SessionMessage(message=original, message_id=0)
+    repository.create_message("s", "default", message)
+    message.redact_message = {"role": "user", "content": [{"text": "[redacted]"}]}
+    repository.update_message("s", "default", message)
+
+    fresh = S3SessionsRepository(repository._manager, asyncio.run)
+    agent = fresh.read_agent("s", "default")
+    assert agent is not None and agent.state == {"blob": b"\x00\xff"}
+    [listed] = fresh.list_messages("s", "default")
+    assert listed.to_dict() == message.to_dict()
+    assert listed.to_message() == {"role": "user", "content": [{"text": "[redacted]"}]}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x00raw",
+        {"$bytes": "not base64 but a genuine string"},
+        {"$dict": {"$bytes": "nested"}},
+        {"__bytes_encoded__": True, "data": "AAAA"},
+        [b"", {"a": [b"\x01", None, 1.5, True]}],
+    ],
+)
+def test_the_bytes_encoding_is_explicit_and_lossless(value):
+    assert fmt.decode_value(fmt.encode_value(value)) == value
+
+
+def test_requests_per_turn_compared_with_strands_s3_session_manager(s3_endpoint, capsys):
+    """The benchmark behind the README's table: S3 requests for one turn (user + assistant message) and a resume."""
+    import boto3
+    from strands.session.s3_session_manager import S3SessionManager as StrandsS3
+
+    def count_strands(history_turns: int) -> dict[str, list[str]]:
+        counter = RequestCounter()
+        boto_session = boto3.Session(region_name="us-east-1")
+        boto_session.events.register("before-send.s3", counter)
+        theirs = StrandsS3(
+            f"bench{history_turns}", BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint
+        )
+        agent = _agent(theirs, [f"reply {n}" for n in range(history_turns + 1)])
+        for n in range(history_turns):
+            agent(f"question {n}")
+        counter.take()
+        agent("one more question")
+        turn = counter.take()
+        again = StrandsS3(
+            f"bench{history_turns}", BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint
+        )
+        _agent(again, [])
+        return {"turn": turn, "resume": counter.take()}
+
+    def count_ours(history_turns: int) -> dict[str, list[str]]:
+        counter = RequestCounter()
+
+        async def attach(manager: S3SessionManager) -> None:
+            (await manager.store.client()).meta.events.register("before-send.s3", counter)
+
+        with _manager(s3_endpoint, f"bench{history_turns}") as ours:
+            ours._loop.run(attach(ours.manager))  # type: ignore[union-attr]
+            agent = _agent(ours, [f"reply {n}" for n in range(history_turns + 1)])
+            for n in range(history_turns):
+                agent(f"question {n}")
+            counter.take()
+            agent("one more question")
+            turn = counter.take()
+        with _manager(s3_endpoint, f"bench{history_turns}") as fresh:
+            fresh._loop.run(attach(fresh.manager))  # type: ignore[union-attr]
+            counter.take()
+            _agent(fresh, [])
+            return {"turn": turn, "resume": counter.take()}
+
+    rows = []
+    for history_turns in (1, 10):
+        theirs, ours = count_strands(history_turns), count_ours(history_turns)
+        rows.append((history_turns, theirs, ours))
+        assert len(ours["turn"]) <= 4 and ours["turn"].count("GetObject") == 0
+        assert len(ours["resume"]) <= 2  # the manifest, the head (the history fits the inline tail)
+    with capsys.disabled():
+        for history_turns, theirs, ours in rows:
+            print(
+                f"\nStrands after {history_turns} turns: per turn ours={_summary(ours['turn'])}"
+                f" theirs={_summary(theirs['turn'])};"
+                f" resume ours={_summary(ours['resume'])} theirs={_summary(theirs['resume'])}"
+            )
+
+
+def _summary(operations: list[str]) -> str:
+    counts: dict[str, int] = {}
+    for operation in operations:
+        counts[operation] = counts.get(operation, 0) + 1
+    return f"{len(operations)} ({', '.join(f'{n} {op}' for op, n in sorted(counts.items()))})"
