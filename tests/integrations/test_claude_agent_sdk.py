@@ -1,0 +1,218 @@
+"""The Claude Agent SDK adapter against the real claude-agent-sdk package.
+
+Running a full agent needs the bundled Claude Code binary and the Anthropic API, which these tests cannot use,
+so they drive the adapter through the SDK's own store-level API instead: its conformance suite
+(``claude_agent_sdk.testing``), its ``TranscriptMirrorBatcher`` (what calls ``append`` during a run) and its
+``*_from_store`` / ``*_via_store`` helpers (what resume, listing, rename, tag, fork and delete call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import uuid
+
+import pytest
+from _support import BUCKET, RequestCounter, require, run_fresh_process
+
+require("claude_agent_sdk")
+
+from claude_agent_sdk import (  # noqa: E402
+    delete_session_via_store,
+    fork_session_via_store,
+    get_session_messages_from_store,
+    list_sessions_from_store,
+    project_key_for_directory,
+    rename_session_via_store,
+    tag_session_via_store,
+)
+from claude_agent_sdk._internal.transcript_mirror_batcher import TranscriptMirrorBatcher  # noqa: E402
+from claude_agent_sdk.testing import run_session_store_conformance  # noqa: E402
+
+from s3sessions import S3SessionManager  # noqa: E402
+from s3sessions.integrations.claude_agent_sdk import ClaudeSessionStore, storage_id  # noqa: E402
+
+pytestmark = pytest.mark.claude_agent_sdk
+PREFIX = "claude/"
+DIRECTORY = "/work/demo-project"
+PROJECT = project_key_for_directory(DIRECTORY)
+
+
+@pytest.fixture
+async def sessions(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint) as manager:
+        yield manager
+
+
+class Transcript:
+    """Builds transcript entries shaped like the CLI's JSONL lines (user/assistant, chained by parentUuid)."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.parent: str | None = None
+        self.clock = itertools.count()
+
+    def _entry(self, kind: str, message: dict) -> dict:
+        entry = {
+            "type": kind,
+            "uuid": str(uuid.uuid4()),
+            "parentUuid": self.parent,
+            "sessionId": self.session_id,
+            "timestamp": f"2026-01-01T00:00:{next(self.clock):02d}.000Z",
+            "cwd": DIRECTORY,
+            "isSidechain": False,
+            "userType": "external",
+            "version": "2.1.0",
+            "message": message,
+        }
+        self.parent = entry["uuid"]
+        return entry
+
+    def user(self, content: object) -> dict:
+        return self._entry("user", {"role": "user", "content": content})
+
+    def assistant(self, content: list) -> dict:
+        message = {
+            "id": f"msg_{uuid.uuid4().hex[:12]}",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-scripted",
+            "content": content,
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 12, "output_tokens": 7},
+        }
+        return self._entry("assistant", message)
+
+    def turns(self) -> list[list[dict]]:
+        tool_use = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"file_path": "/etc/hostname"}}
+        return [
+            [
+                self.user("What is this machine called?"),
+                self.assistant([tool_use]),
+                self.user([{"type": "tool_result", "tool_use_id": "toolu_1", "content": "builder-7"}]),
+                self.assistant([{"type": "text", "text": "It is called builder-7."}]),
+            ],
+            [self.user("Thanks! Say it backwards."), self.assistant([{"type": "text", "text": "7-redliub."}])],
+        ]
+
+
+async def test_the_sdk_conformance_suite(s3_endpoint):
+    stores: list[ClaudeSessionStore] = []
+    prefixes = itertools.count()
+
+    def make_store() -> ClaudeSessionStore:
+        store = ClaudeSessionStore(bucket=BUCKET, prefix=f"conformance-{next(prefixes)}/", endpoint_url=s3_endpoint)
+        stores.append(store)
+        return store
+
+    try:
+        await run_session_store_conformance(make_store)
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_two_turns_mirrored_then_resumed_in_a_fresh_process(sessions, s3_endpoint, tmp_path):
+    session_id = str(uuid.uuid4())
+    errors: list[object] = []
+
+    async def on_error(key: object, message: str) -> None:
+        errors.append((key, message))
+
+    store = ClaudeSessionStore(sessions)
+    batcher = TranscriptMirrorBatcher(store=store, projects_dir=str(tmp_path), on_error=on_error)
+    file_path = str(tmp_path / PROJECT / f"{session_id}.jsonl")
+    turns = Transcript(session_id).turns()
+    for turn in turns:
+        for entry in turn:  # the CLI mirrors each line as it writes it; the batcher flushes once per turn
+            batcher.enqueue(file_path, [entry])
+        await batcher.flush()
+    await store.append({"project_key": PROJECT, "session_id": session_id}, turns[1])  # a retried batch
+    assert errors == []
+    written = [entry for turn in turns for entry in turn]
+    messages = await get_session_messages_from_store(store, session_id, directory=DIRECTORY)
+    assert [m.type for m in messages] == ["user", "assistant", "user", "assistant", "user", "assistant"]
+
+    resumed = await asyncio.to_thread(
+        run_fresh_process, "claude_resume.py", s3_endpoint, BUCKET, PREFIX, DIRECTORY, session_id
+    )
+
+    assert resumed["entries"] == written  # no duplicate from the retry, order kept
+    assert resumed["messages"] == [dataclasses.asdict(m) for m in messages]
+    stored = await sessions.resume(storage_id(PROJECT, session_id))
+    assert stored.messages == written
+
+
+async def test_two_writers_on_one_transcript_neither_lose_nor_duplicate(sessions, s3_endpoint):
+    key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
+    async with S3SessionManager(bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint) as other:
+        store_a, store_b = ClaudeSessionStore(sessions), ClaudeSessionStore(other)
+        await store_a.append(key, [{"type": "user", "uuid": "u0"}])
+        await store_b.load(key)  # both now hold the same version
+        batches = [[{"type": "user", "uuid": f"u{n}"}, {"type": "user", "uuid": "shared"}] for n in range(1, 7)]
+        await asyncio.gather(
+            *(store.append(key, batch) for store, batch in zip(itertools.cycle([store_a, store_b]), batches))
+        )
+        loaded = await ClaudeSessionStore(sessions).load(key)
+    assert loaded is not None
+    uuids = [entry["uuid"] for entry in loaded]
+    assert uuids[0] == "u0"
+    assert sorted(uuids) == sorted(["u0", "shared", *(f"u{n}" for n in range(1, 7))])
+
+
+async def test_the_sdk_store_helpers_list_rename_tag_fork_and_delete(sessions, tmp_path):
+    store = ClaudeSessionStore(sessions)
+    session_id = str(uuid.uuid4())
+    transcript = Transcript(session_id)
+    for turn in transcript.turns():
+        await store.append({"project_key": PROJECT, "session_id": session_id}, turn)
+    subagent = {"project_key": PROJECT, "session_id": session_id, "subpath": "subagents/agent-a1"}
+    await store.append(subagent, [Transcript(session_id).user("sub task")])
+    assert await store.list_subkeys({"project_key": PROJECT, "session_id": session_id}) == ["subagents/agent-a1"]
+
+    await rename_session_via_store(store, session_id, "Hostname chat", directory=DIRECTORY)
+    await tag_session_via_store(store, session_id, "ops", directory=DIRECTORY)
+    [info] = await list_sessions_from_store(store, directory=DIRECTORY)
+    assert (info.session_id, info.custom_title, info.tag) == (session_id, "Hostname chat", "ops")
+    assert info.last_modified > 1e12
+
+    fork = await fork_session_via_store(store, session_id, directory=DIRECTORY)
+    assert len(await get_session_messages_from_store(store, fork.session_id, directory=DIRECTORY)) == 6
+    assert {s.session_id for s in await list_sessions_from_store(store, directory=DIRECTORY)} == {
+        session_id,
+        fork.session_id,
+    }
+
+    await delete_session_via_store(store, session_id, directory=DIRECTORY)
+    assert await store.load({"project_key": PROJECT, "session_id": session_id}) is None
+    assert await store.load(subagent) is None  # deleting the main transcript cascades to its subagents
+    assert [s.session_id for s in await list_sessions_from_store(store, directory=DIRECTORY)] == [fork.session_id]
+
+
+def test_storage_ids_are_reversible_and_stay_in_the_id_alphabet():
+    project = "/home/ada/my project/ü"
+    sid = storage_id(project, "1f0e-ab", "subagents/agent-x.y_z")
+    assert sid.count(".") == 2 and sid.split(".")[1:] == ["1f0e-ab", "subagents_2Fagent-x_2Ey_5Fz"]
+    assert storage_id(project, "s") != storage_id("/other", "s")
+
+
+async def test_requests_per_flushed_batch(sessions, capsys):
+    """The benchmark behind the README's table: S3 requests per turn (one flushed batch) and per load."""
+    counter = RequestCounter()
+    (await sessions.store.client()).meta.events.register("before-send.s3", counter)
+    store = ClaudeSessionStore(sessions)
+    key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
+    transcript = Transcript(key["session_id"])
+    for _ in range(5):
+        for turn in transcript.turns():
+            await store.append(key, turn)
+    counter.take()
+    await store.append(key, transcript.turns()[1])
+    turn = counter.take()
+    await ClaudeSessionStore(sessions).load(key)
+    load = counter.take()
+    assert sorted(turn) == ["PutObject", "PutObject"]
+    assert load == ["GetObject"]
+    with capsys.disabled():
+        print(f"\nClaude Agent SDK per flushed turn: {turn}; load: {load}")
