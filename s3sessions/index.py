@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from .errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError
 from .keys import KeyLayout, shard_of
@@ -116,15 +116,56 @@ class MetadataIndex:
         Raises:
             StorageError: if every attempt lost its race or S3 failed.
         """
-        shard = shard_of(session_id, await self.shard_count())
+
+        def with_entry(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry] | None:
+            existing = entries.get(session_id)
+            if existing is not None and not entry.is_newer_than(existing):
+                return None
+            entries[session_id] = entry
+            return entries
+
+        await self._compare_and_swap(shard_of(session_id, await self.shard_count()), with_entry)
+
+    async def rebuild(self, entries: Mapping[str, IndexEntry], *, created_before: str) -> None:
+        """Makes every shard hold exactly the given entries, by CAS per shard, without undoing concurrent work.
+
+        Args:
+            entries: Entries read from the heads.
+            created_before: An incarnation-ordered id taken before the heads were listed: an existing entry that
+                is not in ``entries`` is kept if its incarnation is newer (its session was created during the
+                scan), and so is any entry newer than the one in ``entries``.
+        """
+        count = await self.shard_count()
+        grouped: dict[int, dict[str, IndexEntry]] = {shard: {} for shard in range(count)}
+        for session_id, entry in entries.items():
+            grouped[shard_of(session_id, count)][session_id] = entry
+
+        def rebuilt(shard: int) -> Callable[[dict[str, IndexEntry]], dict[str, IndexEntry]]:
+            def transform(current: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
+                wanted = dict(grouped[shard])
+                for session_id, existing in current.items():
+                    found = wanted.get(session_id)
+                    if (found is None and existing.incarnation > created_before) or (
+                        found is not None and existing.is_newer_than(found)
+                    ):
+                        wanted[session_id] = existing
+                return dict(sorted(wanted.items()))
+
+            return transform
+
+        await asyncio.gather(*(self._compare_and_swap(shard, rebuilt(shard)) for shard in range(count)))
+
+    async def _compare_and_swap(
+        self, shard: int, transform: Callable[[dict[str, IndexEntry]], dict[str, IndexEntry] | None]
+    ) -> None:
+        """Applies ``transform`` to a shard's entries and writes the result with If-Match, retrying lost races
+        with jittered backoff. ``transform`` returns None when there is nothing to write."""
         key = self._layout.index_shard(shard)
         for attempt in range(CAS_ATTEMPTS):
             etag, current = self._shards.get(shard) or await self._read_shard(shard)
-            existing = current.entries.get(session_id)
-            if existing is not None and not entry.is_newer_than(existing):
+            entries = transform(self._pruned(current.entries))
+            if entries is None:
                 return
-            entries = self._pruned(current.entries)
-            entries[session_id] = entry
             updated = IndexShard(entries=entries)
             body = encode_record(updated, max_bytes=self._max_bytes)
             try:
@@ -139,7 +180,7 @@ class MetadataIndex:
                 raise
             self._shards[shard] = (new_etag, updated)
             return
-        raise StorageError(f"index shard still contended after {CAS_ATTEMPTS} attempts", session_id=session_id, key=key)
+        raise StorageError(f"index shard still contended after {CAS_ATTEMPTS} attempts", key=key)
 
     def _pruned(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
         horizon = self._clock() - TOMBSTONE_SECONDS
@@ -148,18 +189,3 @@ class MetadataIndex:
             for session_id, entry in entries.items()
             if not (entry.deleted and entry.updated_at < horizon)
         }
-
-    async def replace_all(self, entries: Iterable[tuple[str, IndexEntry]]) -> None:
-        """Overwrites every shard with exactly the given entries (used by reindex; last writer wins)."""
-        count = await self.shard_count()
-        grouped: dict[int, dict[str, IndexEntry]] = {shard: {} for shard in range(count)}
-        for session_id, entry in entries:
-            grouped[shard_of(session_id, count)][session_id] = entry
-
-        async def write(shard: int) -> None:
-            shard_record = IndexShard(entries=grouped[shard])
-            key = self._layout.index_shard(shard)
-            etag = await self._store.put(key, encode_record(shard_record, max_bytes=self._max_bytes))
-            self._shards[shard] = (etag, shard_record)
-
-        await asyncio.gather(*(write(shard) for shard in range(count)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import copy
 import logging
 import os
 import urllib.parse
@@ -52,6 +53,7 @@ log = logging.getLogger("s3sessions")
 COMMIT_ATTEMPTS = 8
 """How often an operation re-reads the head and retries after losing to a metadata-only change."""
 HEAD_CACHE_SIZE = 256
+REINDEX_CONCURRENCY = 32
 TOMBSTONE_REVISION = 2**62
 """A deleted incarnation's index tombstone outranks every revision that incarnation can reach."""
 _USER_METADATA_NAME_BYTES = 1024
@@ -263,17 +265,8 @@ class S3SessionManager(SessionManager):
                 "session kept changing while saving", session_id=session_id, key=self.layout.head(session_id)
             )
         committed = self._metadata(session_id, outcome.etag, head)
-        for field_name in (
-            "name",
-            "tags",
-            "created_at",
-            "updated_at",
-            "turn_count",
-            "parent_id",
-            "forked_at_turn",
-            "version",
-        ):
-            setattr(metadata, field_name, getattr(committed, field_name))
+        for field_name in SessionMetadata.model_fields:  # refresh the caller's copy in place
+            setattr(metadata, field_name, copy.deepcopy(getattr(committed, field_name)))
         await self._update_index(session_id, outcome.etag, head)
         return committed
 
@@ -416,31 +409,52 @@ class S3SessionManager(SessionManager):
         versions = await self.store.list_versions(self.layout.session_prefix(session_id))
         await self.store.delete_versions(versions)
 
-    async def reindex(self) -> int:
+    async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuilds the metadata index from the session heads and returns how many sessions it lists.
 
-        S3 requests: LIST the sessions prefix, GET every head (in parallel), PUT every index shard.
+        Safe beside live writers: each shard is replaced by compare-and-swap, an entry newer than the head
+        read here is kept, and an entry without a head is dropped only if its session was created before the
+        scan began.
+
+        Args:
+            progress: Called as ``progress(heads_read, heads_total)`` while heads are read.
+
+        S3 requests: LIST the sessions prefix, GET every head (at most `REINDEX_CONCURRENCY` at once), then a
+        GET and a PUT per index shard.
         """
-        keys = await self.store.list_keys(self.layout.sessions_root)
-        session_ids = sorted(
-            {
-                session_id
-                for key in keys
-                if (session_id := self.layout.session_id_of(key)) is not None and key == self.layout.head(session_id)
-            }
-        )
+        scan_started = new_session_id()
+        entries: dict[str, IndexEntry] = {}
+        session_ids = await self._head_ids()
+        done = 0
+        semaphore = asyncio.Semaphore(REINDEX_CONCURRENCY)
 
-        async def entry(session_id: str) -> tuple[str, IndexEntry] | None:
-            try:
-                etag, head = await self._read_head(session_id)
-            except SessionNotFound:
-                return None
-            return session_id, _entry_from_head(etag, head)
+        async def read(session_id: str) -> None:
+            nonlocal done
+            async with semaphore:
+                try:
+                    etag, head = await self._read_head(session_id)
+                except SessionNotFound:
+                    pass
+                else:
+                    entries[session_id] = _entry_from_head(etag, head)
+            done += 1
+            if progress is not None:
+                progress(done, len(session_ids))
 
-        found = await _gather(entry(session_id) for session_id in session_ids)
-        entries = [item for item in found if item is not None]
-        await self.index.replace_all(entries)
+        if progress is not None:
+            progress(0, len(session_ids))
+        await _gather(read(session_id) for session_id in session_ids)
+        await self.index.rebuild(entries, created_before=scan_started)
         return len(entries)
+
+    async def _head_ids(self) -> builtins.list[str]:
+        """Returns the ids of every session that has a head object (one LIST, paginated)."""
+        keys = await self.store.list_keys(self.layout.sessions_root)
+        return sorted(
+            session_id
+            for key in keys
+            if (session_id := self.layout.session_id_of(key)) is not None and key == self.layout.head(session_id)
+        )
 
     # ------------------------------------------------------------------------------------------- internals
 
@@ -604,6 +618,7 @@ class S3SessionManager(SessionManager):
             created_at=stored.created_at,
             updated_at=stored.updated_at,
             turn_count=stored.turn_count,
+            message_bytes=head.message_bytes,
             total_tokens=stored.total_tokens,
             parent_id=stored.parent_id,
             forked_at_turn=stored.forked_at_turn,
@@ -737,6 +752,7 @@ def _metadata_from_entry(session_id: str, entry: IndexEntry) -> SessionMetadata:
         created_at=entry.created_at,
         updated_at=entry.updated_at,
         turn_count=entry.turn_count,
+        message_bytes=entry.message_bytes,
         total_tokens=entry.total_tokens,
         parent_id=entry.parent_id,
         forked_at_turn=entry.forked_at_turn,

@@ -63,7 +63,9 @@ class InMemorySessionManager(SessionManager):
         now = self._clock()
         metadata.updated_at = max(now, stored.metadata.updated_at + 1)
         metadata.version = f"mem-{next(self._versions)}"
-        metadata.turn_count = len(turn_starts(json.loads(messages_json)))
+        messages = json.loads(messages_json)
+        metadata.turn_count = len(turn_starts(messages))
+        metadata.message_bytes = sum(len(line) + 1 for line in encode_message_lines(messages))
         previous = [*stored.previous, (stored.metadata.version or "", stored.content)][-RECENT_COMMITS:]
         self._sessions[session_id] = _Stored(metadata, messages_json, state_json, previous)
         return metadata.model_copy(deep=True)
@@ -112,16 +114,7 @@ class InMemorySessionManager(SessionManager):
             metadata.parent_id = existing.metadata.parent_id
             metadata.forked_at_turn = existing.metadata.forked_at_turn
         committed = self._commit(session_id, stored, metadata, messages_json, state_json)
-        for name in (
-            "name",
-            "tags",
-            "created_at",
-            "updated_at",
-            "turn_count",
-            "parent_id",
-            "forked_at_turn",
-            "version",
-        ):
+        for name in SessionMetadata.model_fields:  # refresh the caller's copy in place
             setattr(incoming, name, copy.deepcopy(getattr(committed, name)))
         return committed
 

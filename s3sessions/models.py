@@ -29,6 +29,7 @@ class SessionMetadata(BaseModel):
         created_at: Unix seconds of the first commit (set by the library).
         updated_at: Unix seconds of the latest commit; strictly increases at every commit.
         turn_count: Number of turns, derived from the messages (see `s3sessions.turns`).
+        message_bytes: Size of the messages as compact JSON, derived by the library (what ``ls`` shows).
         total_tokens: The caller's running token count, stored as given.
         parent_id: For a fork, the session it was copied from.
         forked_at_turn: For a fork, how many turns it shares with its parent.
@@ -44,6 +45,7 @@ class SessionMetadata(BaseModel):
     created_at: int = Field(default_factory=now_seconds)
     updated_at: int = Field(default_factory=now_seconds)
     turn_count: int = 0
+    message_bytes: int = 0
     total_tokens: int = 0
     parent_id: str | None = None
     forked_at_turn: int | None = None

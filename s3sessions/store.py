@@ -137,7 +137,6 @@ class S3ObjectStore:
                 import aioboto3
                 from aiobotocore.config import AioConfig
 
-                session = self._session or aioboto3.Session(profile_name=self._profile_name)
                 config_args: dict[str, Any] = {
                     "max_pool_connections": self._pool_size,
                     "retries": {"mode": "standard", "max_attempts": 5},
@@ -147,6 +146,7 @@ class S3ObjectStore:
                 config_args.update(self._client_config)
                 stack = contextlib.AsyncExitStack()
                 try:
+                    session = self._session or aioboto3.Session(profile_name=self._profile_name)
                     self._client = await stack.enter_async_context(
                         session.client(
                             "s3",

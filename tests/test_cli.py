@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -55,8 +57,11 @@ def conversation(*questions: str) -> list[object]:
 
 
 def seed(endpoint: str, *sessions: Session) -> None:
+    """Saves the sessions in order, each one second after the last, so that `ls` order is deterministic."""
+    clock = itertools.count(int(time.time())).__next__
+
     async def save_all() -> None:
-        async with S3SessionManager(BUCKET, PREFIX, endpoint_url=endpoint) as manager:
+        async with S3SessionManager(BUCKET, PREFIX, endpoint_url=endpoint, clock=clock) as manager:
             for session in sessions:
                 await manager.save(session)
 

@@ -19,6 +19,13 @@ def golden_objects() -> dict[str, bytes]:
     return {path.relative_to(GOLDEN).as_posix(): path.read_bytes() for path in GOLDEN.rglob("*.zst")}
 
 
+def head_message_bytes() -> int:
+    head = decode_document(
+        golden_objects()["sessions/golden-session/head.json.zst"], kind="head", max_bytes=1 << 20, key="head"
+    )
+    return int(head["message_bytes"])
+
+
 def test_every_golden_object_is_a_plain_zstd_json_document():
     kinds = {}
     for key, body in golden_objects().items():
@@ -39,6 +46,7 @@ async def test_golden_bucket_resumes_lists_and_accepts_new_turns(s3_endpoint):
         session = await manager.resume("golden-session")
         loaded = session.model_dump(mode="json")
         loaded["metadata"].pop("version")
+        assert loaded["metadata"].pop("message_bytes") == head_message_bytes()  # a field newer than the file
         assert loaded == expected
         head = decode_document(
             golden_objects()["sessions/golden-session/head.json.zst"], kind="head", max_bytes=1 << 20, key="head"

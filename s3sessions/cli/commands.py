@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import IO, Any
 
@@ -28,12 +27,6 @@ def _label(metadata: SessionMetadata) -> str:
     return metadata.id + (f" ({metadata.name})" if metadata.name else "")
 
 
-async def list_with_sizes(manager: S3SessionManager) -> tuple[list[SessionMetadata], dict[str, int]]:
-    """Returns the sessions newest first, and the JSON size of each one's messages (from the index)."""
-    listed, entries = await asyncio.gather(manager.list(), manager.index.entries())
-    return listed, {session_id: entry.message_bytes for session_id, entry in entries.items()}
-
-
 @click.command("ls")
 @session_options
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sessions with this tag (repeat: all of them).")
@@ -41,13 +34,11 @@ async def list_with_sizes(manager: S3SessionManager) -> tuple[list[SessionMetada
 @pass_settings
 def list_sessions(settings: Settings, tags: tuple[str, ...], as_json: bool) -> None:
     """Lists sessions, newest first: id, name, tags, turns, last update and size of the messages."""
-    listed, sizes = run(settings, list_with_sizes)
-    listed = [metadata for metadata in listed if set(tags) <= set(metadata.tags)]
+    listed = [metadata for metadata in run(settings, S3SessionManager.list) if set(tags) <= set(metadata.tags)]
     if as_json:
-        rows = [metadata_json(metadata, message_bytes=sizes.get(metadata.id)) for metadata in listed]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([metadata_json(metadata) for metadata in listed], indent=2, ensure_ascii=False))
     elif listed:
-        click.echo(session_table(listed, sizes))
+        click.echo(session_table(listed))
     else:
         click.echo(f"no sessions in {settings.location}" + (f" tagged {', '.join(tags)}" if tags else ""), err=True)
 
@@ -187,12 +178,10 @@ def remove(settings: Settings, session_ids: tuple[str, ...], yes: bool) -> None:
 def reindex(settings: Settings, progress: bool | None) -> None:
     """Rebuilds the metadata index from the session heads (repairs `ls` after crashes or manual edits)."""
     reporter = HeadProgress()
+    show_progress = progress if progress is not None else reporter.is_terminal
 
     async def rebuild(manager: S3SessionManager) -> int:
-        client = getattr(manager.store, "client", None)
-        if (progress if progress is not None else reporter.is_terminal) and client is not None:
-            reporter.attach(await client())
-        return await manager.reindex()
+        return await manager.reindex(progress=reporter if show_progress else None)
 
     count = run(settings, rebuild)
     click.echo(f"reindexed {settings.location}: {count} session(s)")

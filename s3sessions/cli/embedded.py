@@ -18,7 +18,6 @@ import click
 
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
-from .commands import list_with_sizes
 from .options import Settings, pass_settings, translated_errors
 from .render import human_size, session_table, transcript
 
@@ -170,7 +169,7 @@ async def run_demo(endpoint_url: str, bucket: str, prefix: str, echo: Echo) -> N
         scratch.messages.extend([_user("hello?"), _assistant("Hello!")])
         await sessions.save(scratch)
         echo(f"\n5. list (a third session, {scratch.id}, was just created):\n")
-        echo(session_table(*await list_with_sizes(sessions)))
+        echo(session_table(await sessions.list()))
 
         await sessions.delete(scratch.id)
         echo(f"\n6. delete {scratch.id}: {len(await sessions.list())} sessions left")

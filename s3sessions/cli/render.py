@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..models import Session, SessionMetadata
@@ -15,10 +15,8 @@ DEFAULT_BLOCK_CHARS = 400
 _NAME_COLUMN = 40
 
 
-def human_size(size: int | None) -> str:
-    """Returns a byte count as ``812 B`` / ``4.1 KiB`` / ``2.0 MiB`` (``-`` when unknown)."""
-    if size is None:
-        return "-"
+def human_size(size: int) -> str:
+    """Returns a byte count as ``812 B`` / ``4.1 KiB`` / ``2.0 MiB``."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -50,7 +48,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Seque
     return "\n".join([line(headers), *(line(row) for row in rows)])
 
 
-def session_table(listed: Sequence[SessionMetadata], sizes: Mapping[str, int]) -> str:
+def session_table(listed: Sequence[SessionMetadata]) -> str:
     """Returns the ``ls`` table: id, name, tags, turns, updated (UTC), size of the messages' JSON."""
     rows = [
         [
@@ -59,7 +57,7 @@ def session_table(listed: Sequence[SessionMetadata], sizes: Mapping[str, int]) -
             _clip(",".join(metadata.tags) or "-", _NAME_COLUMN),
             str(metadata.turn_count),
             timestamp(metadata.updated_at),
-            human_size(sizes.get(metadata.id)),
+            human_size(metadata.message_bytes),
         ]
         for metadata in listed
     ]
