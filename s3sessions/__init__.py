@@ -16,6 +16,7 @@ from .errors import (
 from .manager import S3SessionManager
 from .memory import InMemorySessionManager
 from .models import Session, SessionMetadata
+from .sync import SyncSessionManager
 from .turns import turn_starts
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "SessionMetadata",
     "SessionNotFound",
     "StorageError",
+    "SyncSessionManager",
     "turn_starts",
 ]

@@ -10,8 +10,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 echo "== ruff"
-.venv/bin/ruff check s3sessions tests benchmarks
-.venv/bin/ruff format --check s3sessions tests benchmarks
+.venv/bin/ruff check s3sessions tests benchmarks examples infra
+.venv/bin/ruff format --check s3sessions tests benchmarks examples infra
 echo "== mypy --strict"
 .venv/bin/mypy --strict s3sessions
 echo "== pytest"
