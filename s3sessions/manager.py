@@ -436,7 +436,7 @@ class S3SessionManager(SessionManager):
                 except SessionNotFound:
                     pass
                 else:
-                    entries[session_id] = _entry_from_head(etag, head)
+                    entries[session_id] = IndexEntry.from_head(etag, head)
             done += 1
             if progress is not None:
                 progress(done, len(session_ids))
@@ -449,11 +449,12 @@ class S3SessionManager(SessionManager):
 
     async def _head_ids(self) -> builtins.list[str]:
         """Returns the ids of every session that has a head object (one LIST, paginated)."""
-        keys = await self.store.list_keys(self.layout.sessions_root)
+        objects = await self.store.list_objects(self.layout.sessions_root)
         return sorted(
             session_id
-            for key in keys
-            if (session_id := self.layout.session_id_of(key)) is not None and key == self.layout.head(session_id)
+            for item in objects
+            if (session_id := self.layout.session_id_of(item.key)) is not None
+            and item.key == self.layout.head(session_id)
         )
 
     # ------------------------------------------------------------------------------------------- internals
@@ -600,7 +601,7 @@ class S3SessionManager(SessionManager):
     async def _update_index(self, session_id: str, etag: str, head: HeadRecord) -> None:
         """Brings the index entry up to date; a failure is logged, never raised: the commit has happened."""
         try:
-            await self.index.update(session_id, _entry_from_head(etag, head))
+            await self.index.update(session_id, IndexEntry.from_head(etag, head))
         except AgentError as exc:
             log.warning(
                 "session %s committed but its index entry is stale (next save or reindex repairs it): %s",
@@ -722,25 +723,6 @@ def _user_metadata(head: HeadRecord) -> dict[str, str]:
         "messages": str(head.message_count),
         "revision": str(head.revision),
     }
-
-
-def _entry_from_head(etag: str, head: HeadRecord) -> IndexEntry:
-    stored = head.metadata
-    return IndexEntry(
-        incarnation=head.incarnation,
-        revision=head.revision,
-        version=etag,
-        name=stored.name,
-        tags=list(stored.tags),
-        agent_name=stored.agent_name,
-        created_at=stored.created_at,
-        updated_at=stored.updated_at,
-        turn_count=stored.turn_count,
-        total_tokens=stored.total_tokens,
-        parent_id=stored.parent_id,
-        forked_at_turn=stored.forked_at_turn,
-        message_bytes=head.message_bytes,
-    )
 
 
 def _metadata_from_entry(session_id: str, entry: IndexEntry) -> SessionMetadata:

@@ -35,6 +35,15 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class ObjectInfo:
+    """A key as a listing reports it: size in bytes and last-modified time (Unix seconds)."""
+
+    key: str
+    size: int
+    modified: float
+
+
+@dataclass(frozen=True)
 class ObjectVersion:
     """One version (or delete marker) of a key, as ListObjectVersions reports it."""
 
@@ -70,8 +79,8 @@ class ObjectStore(Protocol):
         """Deletes the current version of a key (absent keys are not an error)."""
         ...
 
-    async def list_keys(self, prefix: str) -> list[str]:
-        """Returns every key under the prefix, in key order."""
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        """Returns every object under the prefix, in key order."""
         ...
 
     async def list_versions(self, prefix: str) -> list[ObjectVersion]:
@@ -80,6 +89,10 @@ class ObjectStore(Protocol):
 
     async def delete_versions(self, versions: Sequence[ObjectVersion]) -> None:
         """Permanently deletes the given versions."""
+        ...
+
+    async def delete_keys(self, keys: Sequence[str]) -> None:
+        """Deletes the current version of each key (a delete marker on a versioned bucket)."""
         ...
 
 
@@ -248,16 +261,19 @@ class S3ObjectStore:
     async def delete(self, key: str) -> None:
         await self._call("delete_object", key, Key=key)
 
-    async def list_keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+    async def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        objects: list[ObjectInfo] = []
         token: str | None = None
         while True:
             extra = {"ContinuationToken": token} if token else {}
             response = await self._call("list_objects_v2", prefix, Prefix=prefix, **extra)
-            keys.extend(item["Key"] for item in response.get("Contents", []))
+            objects.extend(
+                ObjectInfo(key=item["Key"], size=int(item.get("Size", 0)), modified=item["LastModified"].timestamp())
+                for item in response.get("Contents", [])
+            )
             token = response.get("NextContinuationToken")
             if not response.get("IsTruncated") or not token:
-                return keys
+                return objects
 
     async def list_versions(self, prefix: str) -> list[ObjectVersion]:
         versions: list[ObjectVersion] = []
@@ -273,10 +289,15 @@ class S3ObjectStore:
                 markers["VersionIdMarker"] = response["NextVersionIdMarker"]
 
     async def delete_versions(self, versions: Sequence[ObjectVersion]) -> None:
-        for start in range(0, len(versions), _DELETE_BATCH):
-            batch = versions[start : start + _DELETE_BATCH]
-            objects = [{"Key": version.key, "VersionId": version.version_id} for version in batch]
-            response = await self._call("delete_objects", batch[0].key, Delete={"Objects": objects, "Quiet": True})
+        await self._delete_batches([{"Key": version.key, "VersionId": version.version_id} for version in versions])
+
+    async def delete_keys(self, keys: Sequence[str]) -> None:
+        await self._delete_batches([{"Key": key} for key in keys])
+
+    async def _delete_batches(self, objects: Sequence[Mapping[str, str]]) -> None:
+        for start in range(0, len(objects), _DELETE_BATCH):
+            batch = list(objects[start : start + _DELETE_BATCH])
+            response = await self._call("delete_objects", batch[0]["Key"], Delete={"Objects": batch, "Quiet": True})
             errors = response.get("Errors") or []
             if errors:
                 first = errors[0]

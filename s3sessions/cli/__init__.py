@@ -15,6 +15,7 @@ import click
 from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
 from .embedded import demo, local_s3
+from .fsck import fsck_command
 from .options import Settings, connection_options
 
 
@@ -45,6 +46,7 @@ for _command in (
     rename,
     remove,
     reindex,
+    fsck_command,
     bucket,
 ):
     cli.add_command(_command)
