@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 VENV=.venv-integrations
-FRAMEWORKS=("strands-agents>=1.30,<2" "openai-agents>=0.20,<1" "claude-agent-sdk>=0.2,<0.3")
+FRAMEWORKS=("strands-agents>=1.62,<2" "openai-agents>=0.24,<1" "claude-agent-sdk>=0.2.189,<0.3")  # the tested minimums
 STAMP="$VENV/.installed"
 WANT="$(cat pyproject.toml "$0" | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
