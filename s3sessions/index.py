@@ -23,12 +23,14 @@ from .store import ObjectStore
 
 log = logging.getLogger("s3sessions.index")
 
-DEFAULT_SHARD_COUNT = 16
+DEFAULT_SHARD_COUNT = 32
+"""Chosen from benchmarks/hot_index.py: with 64 sustained writers, 32 shards is the smallest count at which no
+index update ran out of retries (results in benchmarks/results/hot_index.md); list costs one GET per shard."""
 MAX_SHARD_COUNT = 1024
-CAS_ATTEMPTS = 12
+CAS_ATTEMPTS = 16
 TOMBSTONE_SECONDS = 24 * 3600
-_BACKOFF_BASE = 0.01
-_BACKOFF_CAP = 0.5
+_BACKOFF_BASE = 0.02
+_BACKOFF_CAP = 1.0
 
 
 class MetadataIndex:

@@ -406,8 +406,16 @@ class S3SessionManager(SessionManager):
             await self.index.update(session_id, tombstone)
         except AgentError as exc:
             log.warning("session %s deleted but its index entry was not removed: %s", session_id, exc)
-        versions = await self.store.list_versions(self.layout.session_prefix(session_id))
-        await self.store.delete_versions(versions)
+        try:
+            versions = await self.store.list_versions(self.layout.session_prefix(session_id))
+            await self.store.delete_versions(versions)
+        except StorageError as exc:
+            raise StorageError(
+                f"session deleted, but not all of its objects were removed ({exc}); `s3sessions fsck --repair`"
+                " removes them",
+                session_id=session_id,
+                key=self.layout.session_prefix(session_id),
+            ) from exc
 
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuilds the metadata index from the session heads and returns how many sessions it lists.

@@ -72,7 +72,7 @@ async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endp
             s3.get_object(Bucket=BUCKET, Key="agents/manifest.json.zst")["Body"].read()
         )
     )
-    assert manifest == {"format": 1, "kind": "manifest", "shard_count": 16}
+    assert manifest == {"format": 1, "kind": "manifest", "shard_count": 32}
 
 
 async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_endpoint):
