@@ -2,8 +2,9 @@
 
 A turn starts at a user message that is not only tool results. That covers the three message shapes our users
 store: OpenAI chat/Responses (``role: user`` text; tool output as ``function_call_output`` items or
-``role: tool``), Anthropic (``tool_result`` blocks inside a user message) and Strands/Bedrock (``toolResult``
-blocks). ``turn_count`` is always derived here, never trusted from the caller.
+``role: tool``), Anthropic (``tool_result`` blocks inside a user message), Strands/Bedrock (``toolResult``
+blocks) and Claude Agent SDK transcript entries (which wrap an Anthropic message). ``turn_count`` is always
+derived here, never trusted from the caller.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ def _is_tool_result_block(block: object) -> bool:
 
 
 def is_turn_start(message: object) -> bool:
-    """Returns True if the message opens a new turn: a user message that is not only tool results."""
+    """Returns True if the message opens a new turn: a user message that is not only tool results.
+
+    A Claude Agent SDK transcript entry (``{"type": "user", "message": {"role": "user", ...}}``) is judged by
+    the message it wraps.
+    """
+    if isinstance(message, dict) and message.get("type") == "user" and isinstance(message.get("message"), dict):
+        message = message["message"]
     if not isinstance(message, dict) or message.get("role") != "user":
         return False
     content = message.get("content")

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The README's test command: creates .venv (once), installs the project with its dev extra, then runs
-# ruff, mypy --strict and the whole pytest suite against an embedded moto server. Extra pytest args pass through.
+# The README's test command. Creates .venv (once) with the project and its dev extra, the tool venvs whose pins
+# clash with ours (awscli -> .venv-tools; checkov, cfn-lint, aws-sam-translator -> .venv-infra), then runs ruff,
+# mypy --strict and the core pytest suite against an embedded moto server, and finally the framework
+# integration tests in their own venv (.venv-integrations). Extra arguments go to the core pytest run.
+# Needs the `zstd` and `jq` programs for the aws-CLI tests (.ci/run installs them on a fresh machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -9,10 +12,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+./scripts/ci-tools.sh
+./scripts/ci-infra.sh
 echo "== ruff"
 .venv/bin/ruff check s3sessions tests benchmarks examples infra
 .venv/bin/ruff format --check s3sessions tests benchmarks examples infra
 echo "== mypy --strict"
 .venv/bin/mypy --strict s3sessions
-echo "== pytest"
-.venv/bin/python -m pytest "$@"
+echo "== pytest (core, CLI, reliability, serverless)"
+.venv/bin/python -m pytest --ignore=tests/integrations "$@"
+echo "== framework integrations"
+./scripts/ci-integrations.sh

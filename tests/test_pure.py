@@ -132,6 +132,13 @@ def test_turn_detection_across_providers():
         assert not is_turn_start(not_a_turn)
 
 
+def test_claude_agent_sdk_transcript_entries():
+    entry = {"type": "user", "uuid": "u1", "message": {"role": "user", "content": "hi"}}
+    tool_entry = {"type": "user", "uuid": "u2", "message": ANTHROPIC_TOOL_RESULT}
+    reply = {"type": "assistant", "uuid": "u3", "message": {"role": "assistant", "content": "hello"}}
+    assert turn_starts([{"type": "summary"}, entry, reply, tool_entry, reply, entry]) == [1, 5]
+
+
 def test_turn_starts_and_cut():
     system = {"role": "system", "content": "be brief"}
     messages = [system, USER, ASSISTANT, ANTHROPIC_TOOL_RESULT, ASSISTANT, USER, ASSISTANT, USER]

@@ -16,6 +16,7 @@ from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
 from .embedded import demo, local_s3
 from .fsck import fsck_command
+from .migrate import migrate
 from .options import Settings, connection_options
 
 
@@ -48,6 +49,7 @@ for _command in (
     reindex,
     fsck_command,
     bucket,
+    migrate,
 ):
     cli.add_command(_command)
 
