@@ -1,4 +1,4 @@
-"""The examples of docs/integrations.md run as written, against moto (``AWS_ENDPOINT_URL``) and scripted models.
+"""The framework examples of README.md run as written, against moto (``AWS_ENDPOINT_URL``) and scripted models.
 
 Only the model call is replaced (Strands' default Bedrock model, the OpenAI provider, the Claude Code CLI behind
 ``query``): every s3sessions and framework call in the examples is the real one.
@@ -16,7 +16,7 @@ import boto3
 import pytest
 from _support import openai_model, require, strands_model
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _example(import_line: str) -> str:
