@@ -62,16 +62,40 @@ def check_string_keys(value: object) -> None:
             stack.extend(item)
 
 
-def encode_message_lines(messages: Iterable[object]) -> list[bytes]:
-    """Returns each message's canonical JSON as UTF-8 bytes (the unit of hashing and size accounting)."""
+def encode_message_lines(messages: Iterable[object], *, label: str = "messages") -> list[bytes]:
+    """Returns each message's canonical JSON as UTF-8 bytes (the unit of hashing and size accounting).
+
+    Raises:
+        InvalidInput: naming the first offending message, e.g. ``messages[3]: value is not JSON-serialisable``.
+    """
     lines = []
-    for message in messages:
-        check_string_keys(message)
+    for index, message in enumerate(messages):
         try:
-            lines.append(canonical_json(message).encode("utf-8"))
-        except UnicodeEncodeError as exc:
-            raise InvalidInput(f"value is not valid Unicode: {exc}") from exc
+            check_string_keys(message)
+            lines.append(_utf8(canonical_json(message)))
+        except InvalidInput as exc:
+            raise InvalidInput(f"{label}[{index}]: {exc}") from exc.__cause__
     return lines
+
+
+def check_state(state: object) -> bytes:
+    """Returns the canonical JSON of a session's state.
+
+    Raises:
+        InvalidInput: ``state: ...`` if it is not JSON.
+    """
+    try:
+        check_string_keys(state)
+        return _utf8(canonical_json(state))
+    except InvalidInput as exc:
+        raise InvalidInput(f"state: {exc}") from exc.__cause__
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"value is not valid Unicode: {exc}") from exc
 
 
 def digest_lines(lines: Sequence[bytes]) -> str:
@@ -104,7 +128,7 @@ def content_digest(lines: Sequence[bytes], state: object) -> str:
     """Returns the digest of a session's content (messages and state): what a conflict is judged on."""
     hasher = hashlib.sha256()
     hasher.update(digest_lines(lines).encode("ascii"))
-    hasher.update(canonical_json(state).encode("utf-8"))
+    hasher.update(check_state(state))
     return hasher.hexdigest()
 
 

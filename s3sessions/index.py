@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 
-from .errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError
+from .errors import CorruptObject, InvalidInput, ObjectMissing, PreconditionFailed, StorageError
 from .keys import KeyLayout, shard_of
 from .records import IndexEntry, IndexShard, Manifest, decode_record, encode_record
 from .store import ObjectStore
@@ -54,7 +54,7 @@ class MetadataIndex:
         clock: Callable[[], int],
     ) -> None:
         if not isinstance(shard_count, int) or not 1 <= shard_count <= MAX_SHARD_COUNT:
-            raise ValueError(f"shard_count must be 1-{MAX_SHARD_COUNT}, not {shard_count!r}")
+            raise InvalidInput(f"invalid shard_count {shard_count!r}: use 1-{MAX_SHARD_COUNT}")
         self._store = store
         self._layout = layout
         self._wanted_shard_count = shard_count
@@ -66,21 +66,33 @@ class MetadataIndex:
         self.conflicts = 0
         """Lost CAS rounds on index shards since this index was created (a measure of index contention)."""
 
-    async def shard_count(self) -> int:
-        """Returns the shard count from the manifest, creating the manifest on first use of a prefix."""
+    async def shard_count(self, *, create: bool = True) -> int | None:
+        """Returns the shard count from the manifest, creating the manifest on first write to a prefix.
+
+        Args:
+            create: Write a new manifest if there is none; with False, an absent manifest returns None (so
+                that reads, `list` and `fsck`, never write to a prefix that holds nothing yet).
+        """
         if self._shard_count is not None:
             return self._shard_count
         async with self._manifest_lock:
             if self._shard_count is None:
-                self._shard_count = await self._load_or_create_manifest()
+                self._shard_count = await self._load_manifest(create=create)
         return self._shard_count
 
-    async def _load_or_create_manifest(self) -> int:
+    async def _write_shard_count(self) -> int:
+        count = await self.shard_count(create=True)
+        assert count is not None
+        return count
+
+    async def _load_manifest(self, *, create: bool) -> int | None:
         key = self._layout.manifest
         for _ in range(3):
             try:
                 stored = await self._store.get(key, max_bytes=self._max_bytes)
             except ObjectMissing:
+                if not create:
+                    return None
                 body = encode_record(Manifest(shard_count=self._wanted_shard_count), max_bytes=self._max_bytes)
                 try:
                     await self._store.put(key, body, if_none_match=True)
@@ -106,7 +118,9 @@ class MetadataIndex:
 
     async def entries(self) -> dict[str, IndexEntry]:
         """Returns every live entry, reading all shards in one parallel wave."""
-        count = await self.shard_count()
+        count = await self.shard_count(create=False)
+        if count is None:
+            return {}  # nothing was ever written under this prefix
         shards = await asyncio.gather(*(self._read_shard(shard) for shard in range(count)))
         return {
             session_id: entry for _, shard in shards for session_id, entry in shard.entries.items() if not entry.deleted
@@ -126,7 +140,7 @@ class MetadataIndex:
             entries[session_id] = entry
             return entries
 
-        await self._compare_and_swap(shard_of(session_id, await self.shard_count()), with_entry)
+        await self._compare_and_swap(shard_of(session_id, await self._write_shard_count()), with_entry)
 
     async def rebuild(self, entries: Mapping[str, IndexEntry], *, created_before: str) -> None:
         """Makes every shard hold exactly the given entries, by CAS per shard, without undoing concurrent work.
@@ -137,7 +151,7 @@ class MetadataIndex:
                 is not in ``entries`` is kept if its incarnation is newer (its session was created during the
                 scan), and so is any entry newer than the one in ``entries``.
         """
-        count = await self.shard_count()
+        count = await self._write_shard_count()
         grouped: dict[int, dict[str, IndexEntry]] = {shard: {} for shard in range(count)}
         for session_id, entry in entries.items():
             grouped[shard_of(session_id, count)][session_id] = entry

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import copy
 import logging
 import os
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -75,7 +76,8 @@ class S3SessionManager(SessionManager):
 
     Args:
         bucket: The bucket (default: ``$S3SESSIONS_BUCKET``).
-        prefix: Key prefix for everything this manager stores (normalised to end in ``/``).
+        prefix: Key prefix for everything this manager stores, normalised to end in ``/`` (default:
+            ``$S3SESSIONS_PREFIX``, else none).
         store: An `ObjectStore` to use instead of S3 (then the S3 arguments are ignored).
         client: An open aiobotocore S3 client to use; its owner closes it.
         session: An ``aioboto3.Session`` to create the client from.
@@ -96,7 +98,7 @@ class S3SessionManager(SessionManager):
     def __init__(
         self,
         bucket: str | None = None,
-        prefix: str = "",
+        prefix: str | None = None,
         *,
         store: ObjectStore | None = None,
         client: Any = None,
@@ -113,7 +115,7 @@ class S3SessionManager(SessionManager):
         client_config: Mapping[str, Any] | None = None,
         clock: Callable[[], int] = now_seconds,
     ) -> None:
-        self.layout = KeyLayout(prefix)
+        self.layout = KeyLayout(prefix if prefix is not None else os.environ.get("S3SESSIONS_PREFIX", ""))
         if store is None:
             bucket = bucket or os.environ.get("S3SESSIONS_BUCKET")
             if not bucket:
@@ -194,9 +196,9 @@ class S3SessionManager(SessionManager):
             raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
         metadata = session.metadata
         session_id = check_session_id(metadata.id)
-        lines = codec.encode_message_lines(session.messages)
-        codec.check_string_keys(session.state)
-        content = codec.content_digest(lines, session.state)
+        with _naming(session_id):
+            lines = codec.encode_message_lines(session.messages)
+            content = codec.content_digest(lines, session.state)
         starts = turn_starts(session.messages)
         base = await self._base_for_save(session_id, metadata.version)
         uploaded: set[str] = set()
@@ -215,7 +217,7 @@ class S3SessionManager(SessionManager):
                 name=names.name,
                 tags=list(names.tags),
                 agent_name=metadata.agent_name,
-                created_at=base_head.metadata.created_at if base_head else now,
+                created_at=base_head.metadata.created_at if base_head else metadata.created_at,
                 updated_at=_next_updated_at(now, base_head),
                 turn_count=len(starts),
                 total_tokens=metadata.total_tokens,
@@ -329,11 +331,7 @@ class S3SessionManager(SessionManager):
         for _ in range(COMMIT_ATTEMPTS):
             etag, head = current or await self._read_head(session_id)
             if not 0 <= turn_index < head.metadata.turn_count:
-                raise InvalidInput(
-                    f"invalid turn index {turn_index}: the session has {head.metadata.turn_count} turn(s),"
-                    f" so use 0..{head.metadata.turn_count - 1}",
-                    session_id=session_id,
-                )
+                raise InvalidInput(_turn_index_problem(turn_index, head.metadata.turn_count), session_id=session_id)
             keep = rewind_cut(head.turn_starts, head.message_count, turn_index)
             needed = _refs_covering(head.segments, keep)
             segments = await self._read_segments(session_id, needed)
@@ -507,8 +505,10 @@ class S3SessionManager(SessionManager):
 
     async def _upload_segments(self, session_id: str, segments: Sequence[NewSegment], uploaded: set[str]) -> None:
         async def upload(segment: NewSegment) -> None:
-            body = codec.encode_segment(segment.lines, max_bytes=self._max_bytes)
-            await self.store.put(self.layout.segment(session_id, segment.digest), body)
+            key = self.layout.segment(session_id, segment.digest)
+            with _naming(session_id, key):
+                body = codec.encode_segment(segment.lines, max_bytes=self._max_bytes)
+            await self.store.put(key, body)
             uploaded.add(segment.digest)
 
         await _gather(upload(segment) for segment in segments if segment.digest not in uploaded)
@@ -523,7 +523,8 @@ class S3SessionManager(SessionManager):
     async def _put_head(self, session_id: str, head: HeadRecord, base_etag: str | None) -> _PutOutcome:
         """Writes the head conditionally; a lost or ambiguous write is settled by reading the head back."""
         key = self.layout.head(session_id)
-        body = encode_record(head, max_bytes=self._max_bytes)
+        with _naming(session_id, key):
+            body = encode_record(head, max_bytes=self._max_bytes)
         try:
             etag = await self.store.put(
                 key,
@@ -653,6 +654,23 @@ async def _gather(awaitables: Iterable[Awaitable[_T]]) -> list[_T]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+@contextlib.contextmanager
+def _naming(session_id: str, key: str | None = None) -> Iterator[None]:
+    """Adds the session id (and key) to an `InvalidInput` raised while encoding."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if exc.session_id is not None:
+            raise
+        raise InvalidInput(str(exc), session_id=session_id, key=key) from exc
+
+
+def _turn_index_problem(turn_index: int, turn_count: int) -> str:
+    if turn_count == 0:
+        return f"invalid turn index {turn_index}: the session has no turns yet"
+    return f"invalid turn index {turn_index}: the session has {turn_count} turn(s), so use 0..{turn_count - 1}"
 
 
 def _next_updated_at(now: int, previous: HeadRecord | None) -> int:

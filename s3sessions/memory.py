@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import SessionManager
-from .codec import check_string_keys, encode_message_lines
+from .codec import check_state, encode_message_lines
 from .errors import ConflictError, InvalidInput, SessionNotFound
 from .keys import check_name, check_session_id, check_tags, merge_tags, new_session_id
 from .models import Session, SessionMetadata, now_seconds
@@ -86,9 +86,11 @@ class InMemorySessionManager(SessionManager):
         if not isinstance(session, Session):
             raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
         session_id = check_session_id(session.metadata.id)
-        encode_message_lines(session.messages)
-        check_string_keys(session.state)
-        encode_message_lines([session.state])
+        try:
+            encode_message_lines(session.messages)
+            check_state(session.state)
+        except InvalidInput as exc:
+            raise InvalidInput(str(exc), session_id=session_id) from exc
         messages_json = json.dumps(session.messages)
         state_json = json.dumps(session.state)
         incoming = session.metadata
@@ -98,7 +100,6 @@ class InMemorySessionManager(SessionManager):
         if incoming.version is None:
             if existing is not None:
                 raise ConflictError("a session with this id already exists", session_id=session_id)
-            metadata.created_at = now
             stored = _Stored(metadata.model_copy(update={"updated_at": now - 1}), "[]", "null")
         else:
             if existing is None:
@@ -153,10 +154,8 @@ class InMemorySessionManager(SessionManager):
         messages: list[Any] = json.loads(stored.messages_json)
         starts = turn_starts(messages)
         if not 0 <= turn_index < len(starts):
-            raise InvalidInput(
-                f"invalid turn index {turn_index}: the session has {len(starts)} turn(s)",
-                session_id=session_id,
-            )
+            problem = "no turns yet" if not starts else f"{len(starts)} turn(s)"
+            raise InvalidInput(f"invalid turn index {turn_index}: the session has {problem}", session_id=session_id)
         kept = messages[: rewind_cut(starts, len(messages), turn_index)]
         self._commit(session_id, stored, stored.metadata.model_copy(deep=True), json.dumps(kept), stored.state_json)
         return await self.resume(session_id)

@@ -198,6 +198,12 @@ class S3ObjectStore:
                 raise ObjectMissing(f"{operation}: no such key", key=key) from exc
             if code in _PRECONDITION_CODES:
                 raise PreconditionFailed(f"{operation}: precondition failed", key=key) from exc
+            if code in ("AccessDenied", "403", "Forbidden"):
+                raise StorageError(
+                    f"S3 {operation}: access denied; check the IAM policy and the bucket policy (a policy that"
+                    " denies non-TLS requests refuses http:// endpoints)",
+                    key=key,
+                ) from exc
             if code == "NoSuchBucket":
                 raise StorageError(f"bucket {self.bucket!r} does not exist", key=key) from exc
             raise StorageError(f"S3 {operation} failed: {code} {message}", key=key) from exc

@@ -351,6 +351,7 @@ def test_local_s3_serves_until_interrupted(tmp_path):
             lines = [server.stdout.readline() for _ in range(4)]
             exports = [line.split()[1] for line in lines if line.startswith("export AWS_ENDPOINT_URL=")]
             assert len(exports) == 1, lines
+            assert any("S3SESSIONS_BUCKET=s3sessions S3SESSIONS_PREFIX=p/" in line for line in lines), lines
             endpoint = exports[0].partition("=")[2]
             options = ["--bucket", "s3sessions", "--prefix", "p/", "--endpoint-url", endpoint]
             listed = CliRunner().invoke(cli, [*options, "ls"])

@@ -187,7 +187,7 @@ async def test_rewind_out_of_range_is_invalid_input_and_changes_nothing(manager,
 async def test_rewind_of_a_session_without_turns(manager):
     session = Session(messages=[{"role": "system", "content": "s"}])
     await manager.save(session)
-    with pytest.raises(InvalidInput, match="0 turn"):
+    with pytest.raises(InvalidInput, match="no turns yet"):
         await manager.rewind(session.id, 0)
 
 
@@ -320,6 +320,28 @@ async def test_non_json_messages_are_invalid_input_and_store_nothing(manager, ba
         await manager.save(fresh)
     with pytest.raises(SessionNotFound):
         await manager.resume(fresh.id)
+
+
+async def test_invalid_values_are_named_by_position_and_session(manager):
+    session = Session(metadata=SessionMetadata(id="named"), messages=[*turn(0), {"role": "user", "x": float("nan")}])
+    with pytest.raises(InvalidInput, match=r"messages\[2\]: value is not JSON") as raised:
+        await manager.save(session)
+    assert "'named'" in str(raised.value)
+    session.messages.pop()
+    session.state = {"ok": [1, {"bad": b"bytes"}]}
+    with pytest.raises(InvalidInput, match=r"^state: value is not JSON.*bytes") as raised:
+        await manager.save(session)
+    assert "'named'" in str(raised.value)
+
+
+async def test_created_at_is_kept_from_the_caller_on_create(manager):
+    session = Session(metadata=SessionMetadata(created_at=1_600_000_000), messages=turn(0))
+    await manager.save(session)
+    assert session.metadata.created_at == 1_600_000_000
+    session.metadata.created_at = 1  # later saves keep the stored value
+    session.messages.extend(turn(1))
+    await manager.save(session)
+    assert (await manager.resume(session.id)).metadata.created_at == 1_600_000_000
 
 
 async def test_save_refuses_what_is_not_a_session(manager):

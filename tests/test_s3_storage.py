@@ -215,6 +215,35 @@ async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):
             await manager.resume(session.id)
 
 
+async def test_reading_an_empty_prefix_writes_nothing(s3_endpoint, s3):
+    async with S3SessionManager(bucket=BUCKET, prefix="typo/", endpoint_url=s3_endpoint) as manager:
+        assert await manager.list() == []
+        from s3sessions.fsck import fsck
+
+        assert (await fsck(manager)).clean
+        assert keys(s3, "typo/") == []
+        await manager.save(Session())
+        assert "typo/manifest.json.zst" in keys(s3, "typo/")
+
+
+async def test_access_denied_says_where_to_look(s3_endpoint, s3):
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/denied/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(deny))
+    async with S3SessionManager(bucket=BUCKET, prefix="denied/", endpoint_url=s3_endpoint) as manager:
+        with pytest.raises(StorageError, match="access denied; check the IAM policy and the bucket policy"):
+            await manager.resume("x")
+
+
 async def test_a_missing_bucket_is_a_storage_error(s3_endpoint):
     async with S3SessionManager(bucket="no-such-bucket", endpoint_url=s3_endpoint) as manager:
         with pytest.raises(StorageError, match="does not exist"):

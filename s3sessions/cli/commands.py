@@ -9,10 +9,10 @@ import click
 from pydantic import ValidationError
 
 from ..errors import ConflictError
-from ..keys import new_session_id
+from ..keys import check_session_id, new_session_id
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
-from .options import Settings, connection_options, json_option, one_line, pass_settings, run
+from .options import Settings, connection_options, json_option, one_line, pass_settings, run, translated_errors
 from .progress import HeadProgress
 from .render import DEFAULT_BLOCK_CHARS, metadata_json, session_table, transcript
 
@@ -158,6 +158,9 @@ def rename(settings: Settings, session_id: str, name: str, as_json: bool) -> Non
 @pass_settings
 def remove(settings: Settings, session_ids: tuple[str, ...], yes: bool) -> None:
     """Deletes sessions and every object they own (asks first unless --yes)."""
+    with translated_errors():
+        for session_id in session_ids:  # refuse a bad id before deleting anything
+            check_session_id(session_id)
     if not yes:
         click.confirm(
             f"Delete {len(session_ids)} session(s) from {settings.location}: {' '.join(session_ids)}?", abort=True

@@ -221,9 +221,9 @@ def local_s3(settings: Settings, port: int, with_demo: bool) -> None:
             server.start()
         except OSError as exc:
             raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        prefix = settings.prefix or (DEMO_PREFIX if with_demo else "")
         with translated_errors():
             if with_demo:
-                prefix = settings.prefix or DEMO_PREFIX
                 asyncio.run(run_demo(server.endpoint_url, bucket, prefix, lambda _: None))
             else:
                 asyncio.run(_create_bucket(_aws_session(), server.endpoint_url, bucket))
@@ -231,7 +231,7 @@ def local_s3(settings: Settings, port: int, with_demo: bool) -> None:
     click.echo("In another shell:")
     click.echo(f"export AWS_ENDPOINT_URL={server.endpoint_url}")
     credentials = " ".join(f"{name}={value}" for name, value in FAKE_CREDENTIALS.items())
-    click.echo(f"export {credentials} S3SESSIONS_BUCKET={bucket}")
+    click.echo(f"export {credentials} S3SESSIONS_BUCKET={bucket}" + (f" S3SESSIONS_PREFIX={prefix}" if prefix else ""))
     click.echo(f"then try: s3sessions ls; aws s3 ls s3://{bucket}/ --recursive")
     try:
         server.serve_forever()
