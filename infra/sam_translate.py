@@ -16,29 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cfn_yaml import cfn_loader  # beside this file: python puts the script's folder on sys.path
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
-
-
-def _cfn_loader() -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        if suffix == "Ref":
-            return {"Ref": value}
-        if suffix == "GetAtt" and isinstance(value, str):
-            return {"Fn::GetAtt": value.split(".", 1)}
-        return {f"Fn::{suffix}": value}
-
-    Loader.add_multi_constructor("!", construct)
-    return Loader
 
 
 def translate(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +35,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     text = Path(argv[0]).read_text(encoding="utf-8")
-    template = yaml.load(text, Loader=_cfn_loader())
+    template = yaml.load(text, Loader=cfn_loader())
     parameters = dict(item.split("=", 1) for item in argv[2:])
     Path(argv[1]).write_text(json.dumps(translate(template, parameters), indent=2, sort_keys=True), encoding="utf-8")
     return 0

@@ -11,7 +11,25 @@ from typing_extensions import Self
 from .models import Session, SessionMetadata
 
 
-class SessionManager(abc.ABC):
+class AsyncClosing:
+    """``async with`` support for anything with an async ``close()`` (managers and framework adapters)."""
+
+    async def close(self) -> None:
+        """Releases what the object holds; it must not be used afterwards."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class SessionManager(AsyncClosing, abc.ABC):
     """Persists agent sessions. Every method is a coroutine; errors derive from `AgentError`.
 
     Use as an async context manager so that connections are closed::
@@ -74,17 +92,3 @@ class SessionManager(abc.ABC):
     @abc.abstractmethod
     async def rename(self, session_id: str, new_name: str) -> SessionMetadata:
         """Sets the session's name and returns the new metadata."""
-
-    async def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
-        """Releases connections; the manager must not be used afterwards."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -619,21 +619,7 @@ class S3SessionManager(SessionManager):
             )
 
     def _metadata(self, session_id: str, etag: str, head: HeadRecord) -> SessionMetadata:
-        stored = head.metadata
-        return SessionMetadata.model_construct(
-            id=session_id,
-            name=stored.name,
-            tags=list(stored.tags),
-            agent_name=stored.agent_name,
-            created_at=stored.created_at,
-            updated_at=stored.updated_at,
-            turn_count=stored.turn_count,
-            message_bytes=head.message_bytes,
-            total_tokens=stored.total_tokens,
-            parent_id=stored.parent_id,
-            forked_at_turn=stored.forked_at_turn,
-            version=etag,
-        )
+        return _metadata_from_entry(session_id, IndexEntry.from_head(etag, head))
 
     def _session(self, session_id: str, etag: str, head: HeadRecord, messages: builtins.list[Any]) -> Session:
         return Session.model_construct(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,9 @@ from s3sessions.bucket import BucketSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"
+sys.path.insert(0, str(ROOT / "infra"))
+from cfn_yaml import cfn_loader  # noqa: E402 - infra/ is not a package; sam_translate.py shares this loader
+
 BUCKET_NAME = "session-bucket-under-test"
 _NO_VALUE = object()
 
@@ -43,30 +47,9 @@ def infra_tool(name: str) -> Path:
     return path
 
 
-def _loader() -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        if suffix == "Ref":
-            return {"Ref": value}
-        if suffix == "GetAtt" and isinstance(value, str):
-            return {"Fn::GetAtt": value.split(".", 1)}
-        return {f"Fn::{suffix}": value}
-
-    Loader.add_multi_constructor("!", construct)
-    return Loader
-
-
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     """Returns the template with short-form intrinsics (``!Ref``) turned into their long form."""
-    loaded: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
+    loaded: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=cfn_loader())
     return loaded
 
 

@@ -30,10 +30,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..base import SessionManager
+from ..base import AsyncClosing, SessionManager
 from ..errors import ConflictError, InvalidInput, SessionNotFound
 from ..keys import check_session_id
 from ..models import Session, SessionMetadata
@@ -91,7 +90,7 @@ def storage_id(project_key: str, session_id: str, subpath: str | None = None) ->
         raise InvalidInput(f"Claude session {session_id!r} (subpath {subpath!r}) is too long to store: {exc}") from exc
 
 
-class ClaudeSessionStore:
+class ClaudeSessionStore(AsyncClosing):
     """A Claude Agent SDK ``SessionStore`` over an s3sessions manager.
 
     Args:
@@ -207,17 +206,6 @@ class ClaudeSessionStore:
         """Closes the manager if this object created it."""
         if self._owns_manager:
             await self.manager.close()
-
-    async def __aenter__(self) -> ClaudeSessionStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -------------------------------------------------------------------------------------------- helpers
 

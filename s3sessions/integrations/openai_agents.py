@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..base import SessionManager
+from ..base import AsyncClosing, SessionManager
 from ..errors import ConflictError, SessionNotFound
 from ..models import Session, SessionMetadata
 
@@ -35,7 +34,7 @@ REBASE_ATTEMPTS = 8
 """How often a write re-reads the session and re-applies itself after another writer committed first."""
 
 
-class OpenAIAgentsSession:
+class OpenAIAgentsSession(AsyncClosing):
     """An OpenAI Agents SDK ``Session`` stored as one s3sessions session.
 
     Args:
@@ -131,17 +130,6 @@ class OpenAIAgentsSession:
         """Closes the manager if this object created it."""
         if self._owns_manager:
             await self.manager.close()
-
-    async def __aenter__(self) -> OpenAIAgentsSession:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -------------------------------------------------------------------------------------------- helpers
 
