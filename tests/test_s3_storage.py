@@ -337,3 +337,18 @@ def test_importing_the_package_loads_no_aws_sdk():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+async def test_a_caller_may_pass_its_own_aioboto3_session_or_client(s3_endpoint):
+    import aioboto3
+
+    session = Session(messages=tool_turn(0, 200))
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="own/", endpoint_url=s3_endpoint, session=aioboto3.Session()
+    ) as manager:
+        await manager.save(session)
+    async with aioboto3.Session().client("s3", endpoint_url=s3_endpoint) as client:
+        manager = S3SessionManager(bucket=BUCKET, prefix="own/", client=client)
+        assert (await manager.resume(session.id)).messages == session.messages
+        await manager.close()  # the caller's client stays open: closing is its owner's job
+        assert (await client.list_objects_v2(Bucket=BUCKET, Prefix="own/"))["KeyCount"] > 0
