@@ -41,6 +41,8 @@ def canonical_json(value: object) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"value is not JSON-serialisable: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidInput("value is not JSON-serialisable: nested too deeply") from exc
     return text
 
 
@@ -227,6 +229,8 @@ def decode_document(
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
+    except RecursionError as exc:
+        raise CorruptObject("JSON nested too deeply", session_id=session_id, key=key) from exc
     if not isinstance(document, dict):
         raise CorruptObject("not a JSON object", session_id=session_id, key=key)
     if document.get("format") not in KNOWN_FORMATS:

@@ -37,6 +37,7 @@ class FsckReport:
         young_unreferenced: Unreferenced keys left alone because they are younger than the grace period.
         missing_segments: Keys a head references that do not exist (the session cannot be resumed).
         corrupt: ``(key, reason)`` for heads that cannot be decoded (their objects are never touched).
+        corrupt_index: Index shards that cannot be decoded (repair rewrites them from the heads).
         stale_entries: Ids whose index entry has no head or lags its head.
         missing_entries: Ids with a head but no index entry.
         repaired: True if the orphans were deleted and the index rebuilt.
@@ -47,6 +48,7 @@ class FsckReport:
     young_unreferenced: list[str] = field(default_factory=list)
     missing_segments: list[str] = field(default_factory=list)
     corrupt: list[tuple[str, str]] = field(default_factory=list)
+    corrupt_index: list[str] = field(default_factory=list)
     stale_entries: list[str] = field(default_factory=list)
     missing_entries: list[str] = field(default_factory=list)
     repaired: bool = False
@@ -54,7 +56,14 @@ class FsckReport:
     @property
     def clean(self) -> bool:
         """True if nothing needs repair or attention (young unreferenced objects are normal)."""
-        return not (self.orphans or self.missing_segments or self.corrupt or self.stale_entries or self.missing_entries)
+        return not (
+            self.orphans
+            or self.missing_segments
+            or self.corrupt
+            or self.corrupt_index
+            or self.stale_entries
+            or self.missing_entries
+        )
 
     def summary(self) -> list[str]:
         """Returns one line per finding, for people."""
@@ -62,6 +71,7 @@ class FsckReport:
         lines += [f"orphan object: {key}" for key in self.orphans]
         lines += [f"missing segment: {key}" for key in self.missing_segments]
         lines += [f"corrupt head: {key}: {reason}" for key, reason in self.corrupt]
+        lines += [f"corrupt index shard: {key}" for key in self.corrupt_index]
         lines += [f"stale index entry: {session_id}" for session_id in self.stale_entries]
         lines += [f"missing index entry: {session_id}" for session_id in self.missing_entries]
         if self.young_unreferenced:
@@ -138,7 +148,11 @@ async def fsck(
             headless.append(session_id)
 
     wanted = {session_id: IndexEntry.from_head(etag, head) for session_id, (etag, head) in heads.items()}
-    indexed = await manager.index.entries()
+    try:
+        indexed = await manager.index.entries()
+    except CorruptObject as exc:
+        report.corrupt_index.append(exc.key or "index")
+        indexed = await manager.index.entries(replace_corrupt=True)
     for session_id, entry in sorted(indexed.items()):
         found = wanted.get(session_id)
         if session_id in corrupt_ids:
@@ -150,12 +164,7 @@ async def fsck(
     report.missing_segments.sort()
 
     if repair and not report.clean:
-        orphan_set = set(report.orphans)
-        versions = []
-        for session_id in headless:
-            versions += await manager.store.list_versions(layout.session_prefix(session_id))
-        await manager.store.delete_versions(versions)
-        await manager.store.delete_keys(sorted(orphan_set - {version.key for version in versions}))
+        await _delete_leftovers(manager, report, headless, current_time - grace_seconds)
         kept = {sid: entry for sid, entry in indexed.items() if sid in corrupt_ids}
         await manager.index.rebuild({**kept, **wanted}, created_before=scan_started)
         report.repaired = True
@@ -164,3 +173,27 @@ async def fsck(
 
 def _has_head(head_key: str, items: list[ObjectInfo]) -> bool:
     return any(item.key == head_key for item in items)
+
+
+async def _delete_leftovers(manager: S3SessionManager, report: FsckReport, headless: list[str], cutoff: float) -> None:
+    """Deletes the orphans found, re-checking each session's head first: a save or a re-create may have
+    started referencing a key since the listing (segments are content-addressed, so a key can come back)."""
+    layout = manager.layout
+    by_session: dict[str | None, list[str]] = defaultdict(list)
+    for key in report.orphans:
+        by_session[layout.session_id_of(key)].append(key)
+    doomed_keys: list[str] = []
+    doomed_versions = []
+    for session_id, keys in by_session.items():
+        versions = []
+        if session_id in headless:
+            versions = await manager.store.list_versions(layout.session_prefix(session_id))
+        # Read the head after listing: whatever a head written meanwhile references is spared.
+        live = await manager._live_keys(session_id) if session_id is not None else set()
+        doomed_keys += [key for key in keys if key not in live]
+        if session_id in headless and not live:
+            # Every version of a session with no head, but only those older than the grace period.
+            doomed_versions += [version for version in versions if version.modified < cutoff]
+    await manager.store.delete_versions(doomed_versions)
+    versioned = {version.key for version in doomed_versions}
+    await manager.store.delete_keys([key for key in doomed_keys if key not in versioned])

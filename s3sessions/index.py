@@ -105,23 +105,41 @@ class MetadataIndex:
             return manifest.shard_count
         raise StorageError("the manifest kept changing while being read", key=key)
 
-    async def _read_shard(self, shard: int) -> tuple[str | None, IndexShard]:
+    async def _read_shard(self, shard: int, *, replace_corrupt: bool = False) -> tuple[str | None, IndexShard]:
+        """Returns a shard's ETag and content (None and empty if absent).
+
+        Args:
+            replace_corrupt: Treat an undecodable shard as empty (writers then overwrite it, by CAS on its ETag):
+                the index is a cache of the heads, so losing a broken shard's entries costs only a reindex.
+        """
         key = self._layout.index_shard(shard)
         try:
             stored = await self._store.get(key, max_bytes=self._max_bytes)
         except ObjectMissing:
             result: tuple[str | None, IndexShard] = (None, IndexShard())
         else:
-            result = (stored.etag, decode_record(stored.body, IndexShard, max_bytes=self._max_bytes, key=key))
+            try:
+                result = (stored.etag, decode_record(stored.body, IndexShard, max_bytes=self._max_bytes, key=key))
+            except CorruptObject as exc:
+                if not replace_corrupt:
+                    raise
+                log.warning("index shard %s is corrupt and will be rewritten (run reindex to refill it): %s", key, exc)
+                result = (stored.etag, IndexShard())
         self._shards[shard] = result
         return result
 
-    async def entries(self) -> dict[str, IndexEntry]:
-        """Returns every live entry, reading all shards in one parallel wave."""
+    async def entries(self, *, replace_corrupt: bool = False) -> dict[str, IndexEntry]:
+        """Returns every live entry, reading all shards in one parallel wave.
+
+        Args:
+            replace_corrupt: Read an undecodable shard as empty instead of raising `CorruptObject` (repair paths).
+        """
         count = await self.shard_count(create=False)
         if count is None:
             return {}  # nothing was ever written under this prefix
-        shards = await asyncio.gather(*(self._read_shard(shard) for shard in range(count)))
+        shards = await asyncio.gather(
+            *(self._read_shard(shard, replace_corrupt=replace_corrupt) for shard in range(count))
+        )
         return {
             session_id: entry for _, shard in shards for session_id, entry in shard.entries.items() if not entry.deleted
         }
@@ -140,16 +158,18 @@ class MetadataIndex:
             entries[session_id] = entry
             return entries
 
-        await self._compare_and_swap(shard_of(session_id, await self._write_shard_count()), with_entry)
+        shard = shard_of(session_id, await self._write_shard_count())
+        await self._compare_and_swap(shard, with_entry, replace_corrupt=True)
 
     async def rebuild(self, entries: Mapping[str, IndexEntry], *, created_before: str) -> None:
         """Makes every shard hold exactly the given entries, by CAS per shard, without undoing concurrent work.
 
         Args:
-            entries: Entries read from the heads.
+            entries: Entries read from the heads (the truth: a live head's entry beats any tombstone).
             created_before: An incarnation-ordered id taken before the heads were listed: an existing entry that
                 is not in ``entries`` is kept if its incarnation is newer (its session was created during the
-                scan), and so is any entry newer than the one in ``entries``.
+                scan), and so is any entry of the same session that is newer than the one in ``entries``.
+                Tombstones are kept until they expire, so that a late update cannot bring a deleted session back.
         """
         count = await self._write_shard_count()
         grouped: dict[int, dict[str, IndexEntry]] = {shard: {} for shard in range(count)}
@@ -161,24 +181,32 @@ class MetadataIndex:
                 wanted = dict(grouped[shard])
                 for session_id, existing in current.items():
                     found = wanted.get(session_id)
-                    if (found is None and existing.incarnation > created_before) or (
-                        found is not None and existing.is_newer_than(found)
-                    ):
+                    if found is None:
+                        keep = existing.deleted or existing.incarnation > created_before
+                    else:
+                        keep = not existing.deleted and existing.is_newer_than(found)
+                    if keep:
                         wanted[session_id] = existing
                 return dict(sorted(wanted.items()))
 
             return transform
 
-        await asyncio.gather(*(self._compare_and_swap(shard, rebuilt(shard)) for shard in range(count)))
+        await asyncio.gather(
+            *(self._compare_and_swap(shard, rebuilt(shard), replace_corrupt=True) for shard in range(count))
+        )
 
     async def _compare_and_swap(
-        self, shard: int, transform: Callable[[dict[str, IndexEntry]], dict[str, IndexEntry] | None]
+        self,
+        shard: int,
+        transform: Callable[[dict[str, IndexEntry]], dict[str, IndexEntry] | None],
+        *,
+        replace_corrupt: bool = False,
     ) -> None:
         """Applies ``transform`` to a shard's entries and writes the result with If-Match, retrying lost races
         with jittered backoff. ``transform`` returns None when there is nothing to write."""
         key = self._layout.index_shard(shard)
         for attempt in range(CAS_ATTEMPTS):
-            etag, current = self._shards.get(shard) or await self._read_shard(shard)
+            etag, current = self._shards.get(shard) or await self._read_shard(shard, replace_corrupt=replace_corrupt)
             entries = transform(self._pruned(current.entries))
             if entries is None:
                 return

@@ -284,7 +284,11 @@ class S3SessionManager(SessionManager):
         _, source = await self._read_head(session_id)
         new_id = new_session_id()
         digests = sorted({ref.digest for ref in source.segments})
-        await _gather(self._copy_segment(session_id, new_id, digest) for digest in digests)
+        try:
+            await _gather(self._copy_segment(session_id, new_id, digest) for digest in digests)
+        except CorruptObject:
+            await self._read_head(session_id)  # SessionNotFound if the source was deleted meanwhile
+            raise
         now = self._clock()
         name = (
             new_name
@@ -391,14 +395,17 @@ class S3SessionManager(SessionManager):
         S3 requests: GET head, DELETE head, PUT index shard, LIST versions, DeleteObjects (per 1,000 keys).
         """
         check_session_id(session_id)
-        _, head = await self._read_head(session_id)
-        await self.store.delete(self.layout.head(session_id))
+        head_key = self.layout.head(session_id)
+        try:
+            _, head = await self._read_head(session_id)
+            incarnation = head.incarnation
+        except CorruptObject:
+            # A head we cannot read can still be deleted; its tombstone outranks every incarnation created so far.
+            incarnation = new_session_id()
+        await self.store.delete(head_key)
         self._heads.pop(session_id, None)
         tombstone = IndexEntry(
-            incarnation=head.incarnation,
-            revision=TOMBSTONE_REVISION,
-            deleted=True,
-            updated_at=self._clock(),
+            incarnation=incarnation, revision=TOMBSTONE_REVISION, deleted=True, updated_at=self._clock()
         )
         try:
             await self.index.update(session_id, tombstone)
@@ -406,7 +413,9 @@ class S3SessionManager(SessionManager):
             log.warning("session %s deleted but its index entry was not removed: %s", session_id, exc)
         try:
             versions = await self.store.list_versions(self.layout.session_prefix(session_id))
-            await self.store.delete_versions(versions)
+            # Someone may have created the id again since the head was deleted: spare the new session's objects.
+            live = await self._live_keys(session_id)
+            await self.store.delete_versions([version for version in versions if version.key not in live])
         except StorageError as exc:
             raise StorageError(
                 f"session deleted, but not all of its objects were removed ({exc}); `s3sessions fsck --repair`"
@@ -414,6 +423,21 @@ class S3SessionManager(SessionManager):
                 session_id=session_id,
                 key=self.layout.session_prefix(session_id),
             ) from exc
+        if not live and await self._live_keys(session_id):
+            raise ConflictError(
+                "session deleted, but the id was created again while its objects were being removed; the new"
+                " session may miss segments (`s3sessions fsck` checks it)",
+                session_id=session_id,
+                key=head_key,
+            )
+
+    async def _live_keys(self, session_id: str) -> set[str]:
+        """Returns the keys the session's current head needs (empty when there is no readable head)."""
+        try:
+            _, head = await self._read_head(session_id)
+        except (SessionNotFound, CorruptObject):
+            return set()
+        return {self.layout.head(session_id)} | {self.layout.segment(session_id, ref.digest) for ref in head.segments}
 
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuilds the metadata index from the session heads and returns how many sessions it lists.
@@ -430,6 +454,7 @@ class S3SessionManager(SessionManager):
         """
         scan_started = new_session_id()
         entries: dict[str, IndexEntry] = {}
+        corrupt: set[str] = set()
         session_ids = await self._head_ids()
         done = 0
         semaphore = asyncio.Semaphore(REINDEX_CONCURRENCY)
@@ -441,6 +466,9 @@ class S3SessionManager(SessionManager):
                     etag, head = await self._read_head(session_id)
                 except SessionNotFound:
                     pass
+                except CorruptObject as exc:
+                    corrupt.add(session_id)
+                    log.warning("reindex: skipping session %s, whose head is corrupt: %s", session_id, exc)
                 else:
                     entries[session_id] = IndexEntry.from_head(etag, head)
             done += 1
@@ -450,6 +478,9 @@ class S3SessionManager(SessionManager):
         if progress is not None:
             progress(0, len(session_ids))
         await _gather(read(session_id) for session_id in session_ids)
+        if corrupt:  # keep what the index knew of sessions whose heads cannot be read
+            known = await self.index.entries(replace_corrupt=True)
+            entries.update({session_id: known[session_id] for session_id in corrupt if session_id in known})
         await self.index.rebuild(entries, created_before=scan_started)
         return len(entries)
 
@@ -478,7 +509,9 @@ class S3SessionManager(SessionManager):
         return stored.etag, head
 
     def _remember(self, session_id: str, etag: str, head: HeadRecord) -> None:
-        self._heads[session_id] = (etag, head)
+        # A deep copy: the head may share its state and tail objects with a caller's Session, which the caller
+        # may change without saving; a later tag or rename built from this cache must not pick those changes up.
+        self._heads[session_id] = (etag, head.model_copy(deep=True))
         self._heads.move_to_end(session_id)
         while len(self._heads) > HEAD_CACHE_SIZE:
             self._heads.popitem(last=False)

@@ -8,13 +8,16 @@ add a new format version instead.
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .codec import decode_document, encode_document
 from .errors import CorruptObject
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 RECENT_COMMITS = 16
 """How many commit records a head keeps: enough to resolve ambiguous retries and stale-but-mergeable saves."""
 
@@ -43,6 +46,19 @@ class SegmentRef(_Record):
     @property
     def taken_digest(self) -> str:
         return self.take_digest or self.digest
+
+    @field_validator("digest", "take_digest")
+    @classmethod
+    def _hex_digest(cls, value: str | None) -> str | None:
+        if value is not None and not _DIGEST.fullmatch(value):
+            raise ValueError(f"not a SHA-256 hex digest: {value[:80]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _take_within_count(self) -> SegmentRef:
+        if not 0 < self.take <= self.count:
+            raise ValueError(f"take {self.take} outside 1..count {self.count}")
+        return self
 
 
 class CommitRecord(_Record):
@@ -91,6 +107,23 @@ class HeadRecord(_Record):
     @property
     def write_ids(self) -> list[str]:
         return [commit.write_id for commit in self.commits]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HeadRecord:
+        """A head that contradicts itself is corrupt: refuse it rather than return wrong messages."""
+        counted = sum(ref.take for ref in self.segments) + len(self.tail)
+        if self.message_count != counted:
+            raise ValueError(f"message_count {self.message_count} but segments and tail hold {counted}")
+        starts = self.turn_starts
+        if any(a >= b for a, b in itertools.pairwise(starts)) or (
+            starts and not 0 <= starts[0] <= starts[-1] < counted
+        ):
+            raise ValueError("turn_starts are not increasing message indexes")
+        if self.metadata.turn_count != len(starts):
+            raise ValueError(f"turn_count {self.metadata.turn_count} but {len(starts)} turn starts")
+        if self.revision < 1:
+            raise ValueError(f"revision {self.revision} is not positive")
+        return self
 
 
 class IndexEntry(_Record):

@@ -45,10 +45,11 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class ObjectVersion:
-    """One version (or delete marker) of a key, as ListObjectVersions reports it."""
+    """One version (or delete marker) of a key, as ListObjectVersions reports it (``modified``: Unix seconds)."""
 
     key: str
     version_id: str
+    modified: float = 0.0
 
 
 class ObjectStore(Protocol):
@@ -216,13 +217,14 @@ class S3ObjectStore:
             raise StorageError(f"S3 {operation} failed: {exc}", key=key) from exc
 
     async def _read_body(self, response: Mapping[str, Any], key: str) -> bytes:
+        from aiohttp import ClientError as HttpClientError
         from botocore.exceptions import BotoCoreError
 
         try:
             async with response["Body"] as stream:
                 data: bytes = await stream.read()
                 return data
-        except (BotoCoreError, OSError, asyncio.TimeoutError) as exc:
+        except (BotoCoreError, HttpClientError, OSError, asyncio.TimeoutError) as exc:
             raise StorageError(f"S3 GetObject body read failed: {exc}", key=key) from exc
 
     async def get(self, key: str, *, max_bytes: int) -> StoredObject:
@@ -287,7 +289,10 @@ class S3ObjectStore:
         while True:
             response = await self._call("list_object_versions", prefix, Prefix=prefix, **markers)
             for item in [*response.get("Versions", []), *response.get("DeleteMarkers", [])]:
-                versions.append(ObjectVersion(key=item["Key"], version_id=item.get("VersionId") or "null"))
+                modified = item["LastModified"].timestamp() if "LastModified" in item else 0.0
+                versions.append(
+                    ObjectVersion(key=item["Key"], version_id=item.get("VersionId") or "null", modified=modified)
+                )
             if not response.get("IsTruncated"):
                 return versions
             markers = {"KeyMarker": response["NextKeyMarker"]}

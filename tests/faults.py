@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 
 FAULTS = ("slow_down", "internal_error", "drop_before", "drop_after", "stall_after")
 _WEIGHTS = (0.3, 0.2, 0.15, 0.3, 0.05)
+EXTRA_FAULTS = ("truncate_body",)  # only on request: a response whose body stops halfway
 _ERROR_XML = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected</Message></Error>'
 
 
@@ -28,7 +30,15 @@ class FaultProxy:
         enabled: Set False to let everything through.
     """
 
-    def __init__(self, upstream: str, *, rate: float, seed: int, stall_seconds: float = 1.5) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        rate: float,
+        seed: int,
+        stall_seconds: float = 1.5,
+        kinds: tuple[str, ...] | None = None,
+    ) -> None:
         self.upstream = urlsplit(upstream)
         self.rate = rate
         self.enabled = True
@@ -37,6 +47,8 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._stall = stall_seconds
+        self._kinds = kinds or FAULTS
+        self._weights = _WEIGHTS if kinds is None else tuple(1.0 for _ in kinds)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,7 +86,7 @@ class FaultProxy:
             self.requests += 1
             if not self.enabled or self._random.random() >= self.rate:
                 return None
-            fault = self._random.choices(FAULTS, _WEIGHTS)[0]
+            fault = self._random.choices(self._kinds, self._weights)[0]
             self.injected[fault] += 1
             return fault
 
@@ -105,7 +117,12 @@ class FaultProxy:
                 handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
-        if handler.command != "HEAD":
+        if fault == "truncate_body" and payload:
+            handler.wfile.write(payload[: len(payload) // 2])
+            handler.wfile.flush()
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.close_connection = True
+        elif handler.command != "HEAD":
             handler.wfile.write(payload)
 
     def _forward(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
