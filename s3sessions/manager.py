@@ -407,10 +407,16 @@ class S3SessionManager(SessionManager):
         tombstone = IndexEntry(
             incarnation=incarnation, revision=TOMBSTONE_REVISION, deleted=True, updated_at=self._clock()
         )
-        try:
-            await self.index.update(session_id, tombstone)
-        except AgentError as exc:
-            log.warning("session %s deleted but its index entry was not removed: %s", session_id, exc)
+        # The session is gone; its index entry and its other objects are cleaned up side by side.
+        results = await asyncio.gather(
+            self._update_index_entry(session_id, tombstone), self._remove_objects(session_id), return_exceptions=True
+        )
+        for result in results:  # both ran to the end; now report the first failure
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _remove_objects(self, session_id: str) -> None:
+        """Deletes every version under a deleted session's prefix, sparing a session created again meanwhile."""
         try:
             versions = await self.store.list_versions(self.layout.session_prefix(session_id))
             # Someone may have created the id again since the head was deleted: spare the new session's objects.
@@ -428,7 +434,7 @@ class S3SessionManager(SessionManager):
                 "session deleted, but the id was created again while its objects were being removed; the new"
                 " session may miss segments (`s3sessions fsck` checks it)",
                 session_id=session_id,
-                key=head_key,
+                key=self.layout.head(session_id),
             )
 
     async def _live_keys(self, session_id: str) -> set[str]:
@@ -641,12 +647,17 @@ class S3SessionManager(SessionManager):
         )
 
     async def _update_index(self, session_id: str, etag: str, head: HeadRecord) -> None:
-        """Brings the index entry up to date; a failure is logged, never raised: the commit has happened."""
+        """Brings the index entry up to date after a commit."""
+        await self._update_index_entry(session_id, IndexEntry.from_head(etag, head))
+
+    async def _update_index_entry(self, session_id: str, entry: IndexEntry) -> None:
+        """Stores an index entry; a failure is logged, never raised: the head, which is the truth, has changed."""
         try:
-            await self.index.update(session_id, IndexEntry.from_head(etag, head))
+            await self.index.update(session_id, entry)
         except AgentError as exc:
             log.warning(
-                "session %s committed but its index entry is stale (next save or reindex repairs it): %s",
+                "session %s changed but its index entry is stale (its next save, reindex or fsck --repair repairs"
+                " it): %s",
                 session_id,
                 exc,
             )
