@@ -63,6 +63,10 @@ _LoadedSegment = tuple[list[Any], list[bytes]]
 """A segment's taken messages and their canonical lines."""
 
 
+class _MissingSegment(CorruptObject):
+    """A segment the head references is absent (the head may have moved on since it was read)."""
+
+
 @dataclass(frozen=True)
 class _PutOutcome:
     """What became of a head PUT: our ETag if it landed, else the head that is there now (None: absent)."""
@@ -160,7 +164,14 @@ class S3SessionManager(SessionManager):
         """
         check_session_id(session_id)
         etag, head = await self._read_head(session_id)
-        segments = await self._read_segments(session_id, head.segments)
+        try:
+            segments = await self._read_segments(session_id, head.segments)
+        except _MissingSegment:
+            # The head changed after we read it and `fsck --repair` collected a segment it dropped: read again.
+            newer_etag, head = await self._read_head(session_id)
+            if newer_etag == etag:
+                raise
+            etag, segments = newer_etag, await self._read_segments(session_id, head.segments)
         messages = [message for messages, _ in segments for message in messages] + list(head.tail)
         return self._session(session_id, etag, head, messages)
 
@@ -530,7 +541,7 @@ class S3SessionManager(SessionManager):
             try:
                 stored = await self.store.get(key, max_bytes=self._max_bytes)
             except ObjectMissing as exc:
-                raise CorruptObject("head references a missing segment", session_id=session_id, key=key) from exc
+                raise _MissingSegment("head references a missing segment", session_id=session_id, key=key) from exc
             messages, lines = codec.decode_segment(
                 stored.body, digest=ref.digest, max_bytes=self._max_bytes, key=key, session_id=session_id
             )

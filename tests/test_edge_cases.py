@@ -225,3 +225,32 @@ async def test_a_head_that_contradicts_itself_is_corrupt(s3_endpoint, s3, change
             await manager.rewind("s1", 1)
         report = await fsck(manager, grace_seconds=0)
         assert [key for key, _ in report.corrupt] == ["mh/sessions/s1/head.json.zst"]
+
+
+async def test_resume_reads_again_when_a_segment_vanished_under_a_newer_head(s3_endpoint, s3):
+    async with S3SessionManager(bucket=BUCKET, prefix="rr/", endpoint_url=s3_endpoint, **SMALL) as manager:
+        session = Session(messages=[message(f"m{i} " * 60) for i in range(8)])
+        await manager.save(session)
+        _, old_head = await manager._read_head(session.id)
+        session.messages[0] = message("edited, so the first segment is replaced")
+        await manager.save(session)
+        dropped = [
+            ref.digest
+            for ref in old_head.segments
+            if ref.digest not in {r.digest for r in (await manager._read_head(session.id))[1].segments}
+        ]
+        assert dropped
+        for digest in dropped:  # fsck --repair collected the segments the new head no longer needs
+            s3.delete_object(Bucket=BUCKET, Key=f"rr/sessions/{session.id}/segments/{digest}.json.zst")
+        read_head = manager._read_head
+        calls = []
+
+        async def stale_first(session_id):  # the first read returns the head as it was before the save
+            calls.append(session_id)
+            if len(calls) == 1:
+                return '"stale"', old_head
+            return await read_head(session_id)
+
+        manager._read_head = stale_first  # type: ignore[method-assign]
+        assert (await manager.resume(session.id)).messages == session.messages
+        assert len(calls) == 2
