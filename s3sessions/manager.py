@@ -349,7 +349,13 @@ class S3SessionManager(SessionManager):
                 raise InvalidInput(_turn_index_problem(turn_index, head.metadata.turn_count), session_id=session_id)
             keep = rewind_cut(head.turn_starts, head.message_count, turn_index)
             needed = _refs_covering(head.segments, keep)
-            segments = await self._read_segments(session_id, needed)
+            try:
+                segments = await self._read_segments(session_id, needed)
+            except _MissingSegment:
+                current = await self._read_head(session_id)
+                if current[0] == etag:
+                    raise
+                continue  # the head moved on and fsck collected a segment it dropped: rewind the newer head
             tail_lines = codec.encode_message_lines(head.tail)
             layout = cut_layout(needed, [lines for _, lines in segments], tail_lines, keep)
             kept_messages = _take_messages(segments, head.tail, layout)

@@ -227,7 +227,8 @@ async def test_a_head_that_contradicts_itself_is_corrupt(s3_endpoint, s3, change
         assert [key for key, _ in report.corrupt] == ["mh/sessions/s1/head.json.zst"]
 
 
-async def test_resume_reads_again_when_a_segment_vanished_under_a_newer_head(s3_endpoint, s3):
+@pytest.mark.parametrize("operation", ["resume", "rewind"])
+async def test_reads_again_when_a_segment_vanished_under_a_newer_head(s3_endpoint, s3, operation):
     async with S3SessionManager(bucket=BUCKET, prefix="rr/", endpoint_url=s3_endpoint, **SMALL) as manager:
         session = Session(messages=[message(f"m{i} " * 60) for i in range(8)])
         await manager.save(session)
@@ -252,5 +253,8 @@ async def test_resume_reads_again_when_a_segment_vanished_under_a_newer_head(s3_
             return await read_head(session_id)
 
         manager._read_head = stale_first  # type: ignore[method-assign]
-        assert (await manager.resume(session.id)).messages == session.messages
+        if operation == "resume":
+            assert (await manager.resume(session.id)).messages == session.messages
+        else:
+            assert (await manager.rewind(session.id, 6)).messages == session.messages[:7]
         assert len(calls) == 2
