@@ -358,8 +358,8 @@ class S3SessionManager(SessionManager):
                 continue  # the head moved on and fsck collected a segment it dropped: rewind the newer head
             tail_lines = codec.encode_message_lines(head.tail)
             layout = cut_layout(needed, [lines for _, lines in segments], tail_lines, keep)
-            kept_messages = _take_messages(segments, head.tail, layout)
-            kept_lines = _take_lines(segments, tail_lines, layout)
+            kept_messages = _kept([messages for messages, _ in segments], head.tail, layout)
+            kept_lines = _kept([lines for _, lines in segments], tail_lines, layout)
             now = self._clock()
             new_head = head.model_copy(
                 update={
@@ -766,20 +766,13 @@ def _refs_covering(refs: Sequence[SegmentRef], keep: int) -> list[SegmentRef]:
     return needed
 
 
-def _take_messages(segments: Sequence[_LoadedSegment], tail: Sequence[Any], layout: Layout) -> list[Any]:
-    messages: list[Any] = []
-    for (segment_messages, _), ref in zip(segments, layout.segments, strict=False):
-        messages.extend(segment_messages[: ref.take])
-    messages.extend(tail[: len(layout.tail)])
-    return messages
-
-
-def _take_lines(segments: Sequence[_LoadedSegment], tail: Sequence[bytes], layout: Layout) -> list[bytes]:
-    lines: list[bytes] = []
-    for (_, segment_lines), ref in zip(segments, layout.segments, strict=False):
-        lines.extend(segment_lines[: ref.take])
-    lines.extend(tail[: len(layout.tail)])
-    return lines
+def _kept(parts: Sequence[Sequence[_T]], tail: Sequence[_T], layout: Layout) -> list[_T]:
+    """Returns what a cut layout keeps, from each segment's parts (messages or their lines) and the tail's."""
+    kept: list[_T] = []
+    for segment_parts, ref in zip(parts, layout.segments, strict=False):
+        kept.extend(segment_parts[: ref.take])
+    kept.extend(tail[: len(layout.tail)])
+    return kept
 
 
 def _fork_name(name: str) -> str:
@@ -799,19 +792,9 @@ def _user_metadata(head: HeadRecord) -> dict[str, str]:
 
 
 def _metadata_from_entry(session_id: str, entry: IndexEntry) -> SessionMetadata:
+    """An index entry carries every metadata field under the same name (plus its own ordering fields)."""
     return SessionMetadata.model_construct(
-        id=session_id,
-        name=entry.name,
-        tags=list(entry.tags),
-        agent_name=entry.agent_name,
-        created_at=entry.created_at,
-        updated_at=entry.updated_at,
-        turn_count=entry.turn_count,
-        message_bytes=entry.message_bytes,
-        total_tokens=entry.total_tokens,
-        parent_id=entry.parent_id,
-        forked_at_turn=entry.forked_at_turn,
-        version=entry.version,
+        id=session_id, **entry.model_dump(include=set(SessionMetadata.model_fields) - {"id"})
     )
 
 

@@ -147,21 +147,12 @@ class IndexEntry(_Record):
     @classmethod
     def from_head(cls, version: str, head: HeadRecord) -> IndexEntry:
         """Returns the entry that describes a head (whose ETag is ``version``)."""
-        stored = head.metadata
         return cls(
             incarnation=head.incarnation,
             revision=head.revision,
             version=version,
-            name=stored.name,
-            tags=list(stored.tags),
-            agent_name=stored.agent_name,
-            created_at=stored.created_at,
-            updated_at=stored.updated_at,
-            turn_count=stored.turn_count,
-            total_tokens=stored.total_tokens,
-            parent_id=stored.parent_id,
-            forked_at_turn=stored.forked_at_turn,
             message_bytes=head.message_bytes,
+            **head.metadata.model_dump(),
         )
 
     def is_newer_than(self, other: IndexEntry) -> bool:
