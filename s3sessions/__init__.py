@@ -15,7 +15,7 @@ from .errors import (
 )
 from .manager import S3SessionManager
 from .memory import InMemorySessionManager
-from .models import Session, SessionMetadata
+from .models import Session, SessionMetadata, SessionPage
 from .sync import SyncSessionManager
 from .turns import turn_starts
 
@@ -30,6 +30,7 @@ __all__ = [
     "SessionManager",
     "SessionMetadata",
     "SessionNotFound",
+    "SessionPage",
     "StorageError",
     "SyncSessionManager",
     "turn_starts",

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import builtins
+import inspect
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Any
 
 from typing_extensions import Self
 
-from .models import Session, SessionMetadata
+from .errors import ConflictError, InvalidInput, SessionNotFound
+from .models import Session, SessionMetadata, SessionPage
+from .retry import backoff
+from .validation import check_session_id
+
+UPDATE_ATTEMPTS = 8
+"""How often `SessionManager.update` re-reads and re-applies after losing to another writer."""
 
 
 class AsyncClosing:
@@ -40,9 +49,43 @@ class SessionManager(AsyncClosing, abc.ABC):
             await sessions.save(session)
     """
 
+    async def list(self, *, tag: str | None = None, agent_name: str | None = None) -> list[SessionMetadata]:
+        """Returns every session's metadata, most recently updated first (ties by id).
+
+        Args:
+            tag: Only sessions carrying this tag.
+            agent_name: Only sessions of this agent.
+        """
+        listed: builtins.list[SessionMetadata] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = await self.list_page(1000, cursor, tag=tag, agent_name=agent_name)
+            for metadata in page.sessions:
+                if metadata.id not in seen:
+                    seen.add(metadata.id)
+                    listed.append(metadata)
+            if page.next_cursor is None:
+                return listed
+            cursor = page.next_cursor
+
     @abc.abstractmethod
-    async def list(self) -> list[SessionMetadata]:
-        """Returns every session's metadata, most recently updated first (ties by id)."""
+    async def list_page(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        tag: str | None = None,
+        agent_name: str | None = None,
+    ) -> SessionPage:
+        """Returns up to ``limit`` sessions, most recently updated first, and a cursor to the next page.
+
+        Args:
+            limit: 1-1000 sessions per page.
+            cursor: ``next_cursor`` of the previous page (None: the first page).
+            tag: Only sessions carrying this tag.
+            agent_name: Only sessions of this agent.
+        """
 
     @abc.abstractmethod
     async def resume(self, session_id: str) -> Session:
@@ -92,3 +135,47 @@ class SessionManager(AsyncClosing, abc.ABC):
     @abc.abstractmethod
     async def rename(self, session_id: str, new_name: str) -> SessionMetadata:
         """Sets the session's name and returns the new metadata."""
+
+    async def update(
+        self,
+        session_id: str,
+        apply: Callable[[Session], Any],
+        *,
+        attempts: int = UPDATE_ATTEMPTS,
+        agent_name: str = "agent",
+    ) -> Session:
+        """Resumes the session (or starts it when absent), applies ``apply`` and saves, retrying lost races.
+
+        The read-apply-save loop every concurrent caller needs: when another writer committed first, the session
+        is read again and ``apply`` runs again on the newer copy, after a jittered back-off, at most
+        ``attempts`` times. ``apply`` may be a coroutine function; it must be safe to run more than once.
+
+        Example:
+            >>> await sessions.update(session_id, lambda s: s.messages.append(reply))  # doctest: +SKIP
+
+        Returns:
+            The saved session.
+
+        Raises:
+            ConflictError: every attempt lost to another writer.
+        """
+        check_session_id(session_id)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise InvalidInput(f"invalid attempts {attempts!r}: must be a positive int", session_id=session_id)
+        for attempt in range(attempts):
+            try:
+                session = await self.resume(session_id)
+            except SessionNotFound:
+                session = Session(metadata=SessionMetadata(id=session_id, agent_name=agent_name))
+            result = apply(session)
+            if inspect.isawaitable(result):
+                await result
+            try:
+                await self.save(session)
+            except (ConflictError, SessionNotFound):
+                if attempt + 1 == attempts:
+                    raise
+                await backoff(attempt)
+                continue
+            return session
+        raise ConflictError(f"update gave up after {attempts} attempts", session_id=session_id)

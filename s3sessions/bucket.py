@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidInput, StorageError
+from .validation import normalise_prefix
 
 DEFAULT_NONCURRENT_DAYS = 30
 """How long a replaced or deleted object version is kept (the undo window of a rewind)."""
@@ -74,13 +75,6 @@ class _Client:
     s3: Any
     partition: str = "aws"
     owned: list[Any] = field(default_factory=list)
-
-
-def normalise_prefix(prefix: str) -> str:
-    """Returns the prefix as the manager stores it: empty, or ending in ``/``."""
-    if not isinstance(prefix, str) or prefix.startswith("/") or "*" in prefix or "?" in prefix:
-        raise InvalidInput(f"invalid prefix {prefix!r}: no leading '/', no wildcards")
-    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
 def desired_settings(

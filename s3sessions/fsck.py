@@ -18,10 +18,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import CorruptObject, SessionNotFound
-from .keys import new_session_id
 from .manager import S3SessionManager
 from .records import HeadRecord, IndexEntry
 from .store import ObjectInfo
+from .validation import new_session_id
 
 DEFAULT_GRACE_SECONDS = 3600
 _CONCURRENCY = 32

@@ -33,9 +33,9 @@ from .errors import (
     StorageError,
 )
 from .index import DEFAULT_SHARD_COUNT, MetadataIndex
-from .keys import KeyLayout, check_name, check_session_id, check_tags, merge_tags, new_session_id
+from .keys import KeyLayout
 from .layout import SEGMENT_BYTES, TAIL_BYTES, Layout, NewSegment, cut_layout, lines_size, plan_layout
-from .models import Session, SessionMetadata, now_seconds
+from .models import Session, SessionMetadata, SessionPage, check_page_request, now_seconds, page_cursor
 from .records import (
     RECENT_COMMITS,
     CommitRecord,
@@ -48,6 +48,7 @@ from .records import (
 )
 from .store import DEFAULT_POOL_SIZE, ObjectStore, S3ObjectStore
 from .turns import rewind_cut, turn_starts
+from .validation import check_name, check_session_id, check_tags, merge_tags, new_session_id
 
 log = logging.getLogger("s3sessions")
 
@@ -175,7 +176,28 @@ class S3SessionManager(SessionManager):
         messages = [message for messages, _ in segments for message in messages] + list(head.tail)
         return self._session(session_id, etag, head, messages)
 
-    async def list(self) -> list[SessionMetadata]:
+    async def list_page(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        tag: str | None = None,
+        agent_name: str | None = None,
+    ) -> SessionPage:
+        """Returns a page of `list` (format-1 index: read whole, then cut)."""
+        check_page_request(limit, cursor, tag, agent_name)
+        listed = [
+            metadata
+            for metadata in await self.list()
+            if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
+        ]
+        if cursor is not None:
+            listed = [metadata for metadata in listed if page_cursor(metadata) > cursor]
+        more = len(listed) > limit
+        page = listed[:limit]
+        return SessionPage(sessions=page, next_cursor=page_cursor(page[-1]) if more else None)
+
+    async def list(self, *, tag: str | None = None, agent_name: str | None = None) -> builtins.list[SessionMetadata]:
         """Returns every session's metadata from the index, newest ``updated_at`` first, ties by id.
 
         S3 requests: one parallel wave of GETs, one per index shard (plus the manifest on first use).
@@ -183,7 +205,11 @@ class S3SessionManager(SessionManager):
         entries = await self.index.entries()
         listed = [_metadata_from_entry(session_id, entry) for session_id, entry in entries.items()]
         listed.sort(key=lambda metadata: (-metadata.updated_at, metadata.id))
-        return listed
+        return [
+            metadata
+            for metadata in listed
+            if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
+        ]
 
     # ---------------------------------------------------------------------------------------------- writes
 

@@ -19,10 +19,10 @@ from typing import Any
 from .base import SessionManager
 from .codec import check_state, encode_message_lines
 from .errors import ConflictError, InvalidInput, SessionNotFound
-from .keys import check_name, check_session_id, check_tags, merge_tags, new_session_id
-from .models import Session, SessionMetadata, now_seconds
+from .models import Session, SessionMetadata, SessionPage, check_page_request, now_seconds, page_cursor
 from .records import RECENT_COMMITS
 from .turns import rewind_cut, turn_starts
+from .validation import check_name, check_session_id, check_tags, merge_tags, new_session_id
 
 
 @dataclass
@@ -70,9 +70,29 @@ class InMemorySessionManager(SessionManager):
         self._sessions[session_id] = _Stored(metadata, messages_json, state_json, previous)
         return metadata.model_copy(deep=True)
 
-    async def list(self) -> list[SessionMetadata]:
-        listed = [stored.metadata.model_copy(deep=True) for stored in self._sessions.values()]
-        return sorted(listed, key=lambda metadata: (-metadata.updated_at, metadata.id))
+    async def list_page(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        tag: str | None = None,
+        agent_name: str | None = None,
+    ) -> SessionPage:
+        check_page_request(limit, cursor, tag, agent_name)
+        listed = sorted(
+            (
+                stored.metadata
+                for stored in self._sessions.values()
+                if (tag is None or tag in stored.metadata.tags)
+                and (agent_name is None or stored.metadata.agent_name == agent_name)
+            ),
+            key=page_cursor,
+        )
+        if cursor is not None:
+            listed = [metadata for metadata in listed if page_cursor(metadata) > cursor]
+        page = [metadata.model_copy(deep=True) for metadata in listed[:limit]]
+        more = len(listed) > limit
+        return SessionPage(sessions=page, next_cursor=page_cursor(page[-1]) if more else None)
 
     async def resume(self, session_id: str) -> Session:
         stored = self._get(session_id)

@@ -6,11 +6,13 @@ messages, `created_at`, `updated_at` and `version` are set when a commit lands. 
 
 from __future__ import annotations
 
+import re
 import time
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from .keys import check_name, check_session_id, check_tags, new_session_id
+from .errors import InvalidInput
+from .validation import check_name, check_session_id, check_tag, check_tags, new_session_id
 
 
 def now_seconds() -> int:
@@ -65,6 +67,45 @@ class SessionMetadata(BaseModel):
     @classmethod
     def _valid_tags(cls, value: list[str]) -> list[str]:
         return check_tags(value)
+
+
+MAX_PAGE_SIZE = 1000
+_CURSOR = re.compile(r"[0-9]{13}~[A-Za-z0-9._-]{1,200}")
+_TIME_SPAN_MS = 10**13
+
+
+def page_cursor(metadata: SessionMetadata) -> str:
+    """Returns the listing position of a session: inverted millisecond ``updated_at``, then id.
+
+    Sorting by it is newest first, ties by id; `SessionManager.list_page` cursors are these strings.
+    """
+    return f"{_TIME_SPAN_MS - 1 - round(metadata.updated_at * 1000):013d}~{metadata.id}"
+
+
+def check_page_request(limit: object, cursor: object, tag: object, agent_name: object) -> None:
+    """Raises InvalidInput for a page size outside 1-1000, a malformed cursor, or a bad filter."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"invalid page size {limit!r}: use 1-{MAX_PAGE_SIZE}")
+    if cursor is not None and (not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor)):
+        raise InvalidInput(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page")
+    if tag is not None:
+        check_tag(tag)
+    if agent_name is not None and not isinstance(agent_name, str):
+        raise InvalidInput(f"invalid agent name {agent_name!r}: must be a string")
+
+
+class SessionPage(BaseModel):
+    """One page of `SessionManager.list_page`: sessions newest first, and where the next page starts.
+
+    Attributes:
+        sessions: Up to the requested number of sessions, most recently updated first (ties by id).
+        next_cursor: Pass it back as ``cursor`` for the next page; None when this is the last page.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sessions: list[SessionMetadata] = Field(default_factory=list)
+    next_cursor: str | None = None
 
 
 class Session(BaseModel):

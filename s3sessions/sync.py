@@ -18,20 +18,18 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 from typing_extensions import Self
 
-from .base import SessionManager
-from .models import Session, SessionMetadata
+from .base import UPDATE_ATTEMPTS, SessionManager
+from .loop_thread import LoopThread
+from .models import Session, SessionMetadata, SessionPage
 
 _T = TypeVar("_T")
-_CLOSE_TIMEOUT = 30.0
 
 
 class SyncSessionManager:
@@ -54,11 +52,9 @@ class SyncSessionManager:
         if not isinstance(manager, SessionManager):
             raise TypeError(f"SyncSessionManager takes a SessionManager, not {type(manager).__name__}")
         self._manager = manager
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=_serve, args=(self._loop,), name="s3sessions-sync-loop", daemon=True)
-        self._thread.start()
+        self._loop = LoopThread(name="s3sessions-sync-loop")
         # Closes the manager and stops the loop at close(), when the facade is collected, or at interpreter exit.
-        self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._thread, manager)
+        self._finalizer = weakref.finalize(self, _shutdown, self._loop, manager)
 
     @property
     def manager(self) -> SessionManager:
@@ -79,19 +75,37 @@ class SyncSessionManager:
         if self.closed:
             coroutine.close()
             raise RuntimeError("SyncSessionManager is closed")
-        if threading.current_thread() is self._thread:
+        if self._loop.in_loop_thread:
             coroutine.close()
             raise RuntimeError("SyncSessionManager called from its own event loop: await the manager instead")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        try:
-            return future.result()
-        except BaseException:
-            future.cancel()  # e.g. KeyboardInterrupt while waiting: do not leave the operation running
-            raise
+        return self._loop.run(coroutine)
 
-    def list(self) -> list[SessionMetadata]:
+    def list(self, *, tag: str | None = None, agent_name: str | None = None) -> list[SessionMetadata]:
         """Returns every session's metadata, most recently updated first (see `SessionManager.list`)."""
-        return self.run(self._manager.list())
+        return self.run(self._manager.list(tag=tag, agent_name=agent_name))
+
+    def list_page(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        *,
+        tag: str | None = None,
+        agent_name: str | None = None,
+    ) -> SessionPage:
+        """Returns one page of sessions, newest first, and the next page's cursor (see `SessionManager.list_page`)."""
+        return self.run(self._manager.list_page(limit, cursor, tag=tag, agent_name=agent_name))
+
+    def update(
+        self,
+        session_id: str,
+        apply: Callable[[Session], Any],
+        *,
+        attempts: int = UPDATE_ATTEMPTS,
+        agent_name: str = "agent",
+    ) -> Session:
+        """Resumes (or starts) the session, applies ``apply``, saves, and retries lost races (see
+        `SessionManager.update`). ``apply`` runs on the facade's loop thread."""
+        return self.run(self._manager.update(session_id, apply, attempts=attempts, agent_name=agent_name))
 
     def resume(self, session_id: str) -> Session:
         """Returns the stored session (see `SessionManager.resume`).
@@ -131,7 +145,7 @@ class SyncSessionManager:
 
     def close(self) -> None:
         """Closes the manager on its loop, then stops and closes the loop. Idempotent."""
-        if threading.current_thread() is self._thread:
+        if self._loop.in_loop_thread:
             raise RuntimeError("SyncSessionManager.close() called from its own event loop")
         self._finalizer()
 
@@ -151,32 +165,9 @@ class SyncSessionManager:
         return f"<SyncSessionManager {state} manager={type(self._manager).__name__}>"
 
 
-def _serve(loop: asyncio.AbstractEventLoop) -> None:
-    """The loop thread: runs the loop until stopped, then closes it here, on its own thread."""
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_forever()
-    finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            loop.close()
-
-
-def _shutdown(loop: asyncio.AbstractEventLoop, thread: threading.Thread, manager: SessionManager) -> None:
-    """Closes the manager on the loop while the loop still runs, then stops the loop (its thread closes it)."""
-    if not thread.is_alive() or loop.is_closed():
-        return
-    if threading.current_thread() is thread:
-        # Collected on the loop's own thread (it cannot wait for itself): close the manager, then stop.
-        task = loop.create_task(manager.close())
-        task.add_done_callback(lambda _: loop.stop())
-        return
-    try:
-        asyncio.run_coroutine_threadsafe(manager.close(), loop).result(_CLOSE_TIMEOUT)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(_CLOSE_TIMEOUT)
+def _shutdown(loop: LoopThread, manager: SessionManager) -> None:
+    """Closes the manager on its loop while the loop still runs, then stops the loop (its thread closes it)."""
+    loop.close(manager.close())
 
 
 __all__ = ["SyncSessionManager"]

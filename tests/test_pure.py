@@ -17,18 +17,17 @@ from s3sessions.codec import (
     encode_message_lines,
     encode_segment,
 )
-from s3sessions.keys import (
-    KeyLayout,
+from s3sessions.keys import KeyLayout, shard_of
+from s3sessions.layout import cut_layout, lines_size, plan_layout
+from s3sessions.turns import is_turn_start, rewind_cut, turn_starts
+from s3sessions.validation import (
     check_name,
     check_session_id,
     check_tags,
     merge_tags,
     new_session_id,
     normalise_prefix,
-    shard_of,
 )
-from s3sessions.layout import cut_layout, lines_size, plan_layout
-from s3sessions.turns import is_turn_start, rewind_cut, turn_starts
 
 # ---------------------------------------------------------------------------------------------------- keys
 
@@ -78,7 +77,7 @@ def test_prefix_normalisation(prefix, normal):
     assert normalise_prefix(prefix) == normal
 
 
-@pytest.mark.parametrize("bad", ["/abs", "a/../b", "./a", "a//b", "a\x00", ".."])
+@pytest.mark.parametrize("bad", ["/abs", "a/../b", "./a", "a//b", "a\x00", "..", "x*", "a?b", "a[1]"])
 def test_bad_prefixes(bad):
     with pytest.raises(InvalidInput, match="invalid prefix"):
         normalise_prefix(bad)
@@ -290,3 +289,13 @@ def test_cut_layout_references_a_segment_partially():
     # The cut layout is itself a valid base: saving the 45 kept messages uploads nothing.
     again = plan_layout(cut.segments, lines[:45], tail_bytes=1_000, segment_bytes=5_000)
     assert again.new_segments == [] and again.tail == []
+
+
+@pytest.mark.parametrize("bad", ["a/../b", "a//b", "x*", "agents/?"])
+def test_bucket_init_and_the_manager_refuse_the_same_prefixes(bad):
+    from s3sessions.bucket import agent_policy
+
+    with pytest.raises(InvalidInput, match="invalid prefix"):
+        normalise_prefix(bad)
+    with pytest.raises(InvalidInput, match="invalid prefix"):
+        agent_policy("b", prefix=bad)

@@ -61,7 +61,7 @@ def test_every_operation_on_s3_with_one_client(s3_endpoint):
     finally:
         sessions.close()
     assert manager.store._client is None  # type: ignore[attr-defined] # closed on its loop, before the loop
-    assert not sessions._thread.is_alive() and sessions._loop.is_closed()
+    assert not sessions._loop.thread.is_alive() and sessions._loop.loop.is_closed()
     sessions.close()  # idempotent
 
 
@@ -106,14 +106,14 @@ async def test_usable_from_async_code_but_not_from_its_own_loop():
             sessions.list()
 
         with pytest.raises(RuntimeError, match="own event loop"):
-            asyncio.run_coroutine_threadsafe(reenter(), sessions._loop).result()
+            asyncio.run_coroutine_threadsafe(reenter(), sessions._loop.loop).result()
     finally:
         sessions.close()
 
 
 def test_a_dropped_facade_stops_its_thread():
     sessions = SyncSessionManager(InMemorySessionManager())
-    thread = sessions._thread
+    thread = sessions._loop.thread
     del sessions
     gc.collect()
     thread.join(5)

@@ -9,9 +9,9 @@ import click
 from pydantic import ValidationError
 
 from ..errors import ConflictError
-from ..keys import check_session_id, new_session_id
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
+from ..validation import check_session_id, new_session_id
 from .options import Settings, connection_options, json_option, one_line, pass_settings, run, translated_errors
 from .progress import HeadProgress
 from .render import DEFAULT_BLOCK_CHARS, metadata_json, session_table, transcript

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidInput
-from ..keys import check_session_id
+from ..validation import check_session_id
 
 DEFAULT_AGENT_ID = "default"
 STATE_KEY = "strands"

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..base import AsyncClosing, SessionManager
 from ..errors import ConflictError, InvalidInput, SessionNotFound
-from ..keys import check_session_id
 from ..models import Session, SessionMetadata
+from ..validation import check_session_id
 
 if TYPE_CHECKING:
     from claude_agent_sdk.types import SessionKey, SessionListSubkeysKey, SessionStoreEntry, SessionStoreListEntry

@@ -62,7 +62,7 @@ class OpenAIAgentsSession(AsyncClosing):
         agent_name: str = "openai-agents",
         session_settings: SessionSettings | None = None,
     ) -> None:
-        from ..keys import check_session_id
+        from ..validation import check_session_id
 
         self.session_id = check_session_id(session_id)
         self.session_settings = session_settings

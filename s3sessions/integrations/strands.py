@@ -35,9 +35,9 @@ from strands.types.session import SessionAgent, SessionMessage, SessionType
 
 from ..base import SessionManager
 from ..errors import InvalidInput, SessionNotFound
+from ..loop_thread import LoopThread
 from ..models import Session, SessionMetadata
 from . import _strands_format as fmt
-from ._loop import LoopThread
 
 __all__ = ["S3SessionsRepository", "StrandsSessionManager"]
 
@@ -304,12 +304,8 @@ class StrandsSessionManager(RepositorySessionManager):
         loop = getattr(self, "_loop", None)
         if loop is None:
             return
-        try:
-            if self._owns_manager:
-                loop.run(self.manager.close())
-        finally:
-            loop.close()
-            self._loop = None  # type: ignore[assignment]
+        self._loop = None  # type: ignore[assignment]
+        loop.close(self.manager.close() if self._owns_manager else None)
 
     def __enter__(self) -> StrandsSessionManager:
         return self
