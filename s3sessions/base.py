@@ -88,11 +88,16 @@ class SessionManager(AsyncClosing, abc.ABC):
         """
 
     @abc.abstractmethod
-    async def resume(self, session_id: str) -> Session:
-        """Returns the stored session.
+    async def resume(self, session_id: str, *, last_turns: int | None = None) -> Session:
+        """Returns the stored session, or only its last ``last_turns`` turns.
+
+        A partial session holds the messages from the start of the K-th last turn on (with the metadata and
+        state); ``session.omitted_messages`` says how many earlier ones were left out, and a save of it keeps
+        them as stored.
 
         Raises:
             SessionNotFound: no such session.
+            InvalidInput: ``last_turns`` is not an int >= 0.
         """
 
     @abc.abstractmethod

@@ -272,7 +272,7 @@ async def _open(
         raise InvalidInput(f"invalid bucket name {bucket!r}")
     if client is not None:
         return _Client(client, _partition_of(client))
-    from .store import S3ObjectStore
+    from .storage.s3 import S3ObjectStore
 
     store = S3ObjectStore(bucket, endpoint_url=endpoint_url, region_name=region_name, profile_name=profile_name)
     s3 = await store.client()

@@ -10,12 +10,14 @@ AgentError                      root: catch this to catch everything the library
 ```
 
 Every message names the session id and the S3 key where one is known, so a log line alone says where to
-look. botocore's exceptions are translated in exactly one place (`store.S3ObjectStore._call`) and chained
-with ``raise ... from``.
+look. botocore's exceptions are translated in exactly one place (`s3sessions.storage.s3.S3ObjectStore.call`,
+the package's single S3 request path) and chained with ``raise ... from``.
 
-Two further classes, `ObjectMissing` and `PreconditionFailed`, are signals from the storage layer (which
-knows keys, not sessions); the manager turns them into `SessionNotFound` or `ConflictError`. They derive from
-`StorageError` so that a signal that escaped by mistake is still an `AgentError`.
+Three further classes are signals from the storage layer (which knows keys, not sessions): `ObjectMissing`
+(404), `PreconditionFailed` (412: a condition did not hold) and `WriteConflict` (409
+ConditionalRequestConflict: a conditional write raced another in flight and did not take effect). The engine
+turns them into `SessionNotFound`, `ConflictError` or a retry. They derive from `StorageError` so that a signal
+that escaped by mistake is still an `AgentError`.
 """
 
 from __future__ import annotations
@@ -67,3 +69,7 @@ class ObjectMissing(StorageError):
 
 class PreconditionFailed(StorageError):
     """Storage-layer signal: a conditional write or read lost (HTTP 412)."""
+
+
+class WriteConflict(StorageError):
+    """Storage-layer signal: a conditional write raced another in flight and did not take effect (HTTP 409)."""

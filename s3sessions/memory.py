@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import SessionManager
-from .codec import check_state, encode_message_lines
 from .errors import ConflictError, InvalidInput, SessionNotFound
+from .formats.json_values import encode_messages, encode_value
 from .models import Session, SessionMetadata, SessionPage, check_page_request, now_seconds, page_cursor
-from .records import RECENT_COMMITS
 from .turns import rewind_cut, turn_starts
 from .validation import check_name, check_session_id, check_tags, merge_tags, new_session_id
+
+_RECENT_VERSIONS = 16
+"""How many superseded versions a stale save may still merge with (as the S3 manager's commit records)."""
 
 
 @dataclass
@@ -45,7 +47,7 @@ class InMemorySessionManager(SessionManager):
         clock: Returns Unix seconds (tests share one clock between the two managers).
     """
 
-    def __init__(self, *, clock: Callable[[], int] = now_seconds) -> None:
+    def __init__(self, *, clock: Callable[[], float] = now_seconds) -> None:
         self._sessions: dict[str, _Stored] = {}
         self._clock = clock
         self._versions = itertools.count(1)
@@ -60,13 +62,13 @@ class InMemorySessionManager(SessionManager):
     def _commit(
         self, session_id: str, stored: _Stored, metadata: SessionMetadata, messages_json: str, state_json: str
     ) -> SessionMetadata:
-        now = self._clock()
-        metadata.updated_at = max(now, stored.metadata.updated_at + 1)
+        now_ms = round(self._clock() * 1000)
+        metadata.updated_at = max(now_ms, round(stored.metadata.updated_at * 1000) + 1) / 1000
         metadata.version = f"mem-{next(self._versions)}"
         messages = json.loads(messages_json)
         metadata.turn_count = len(turn_starts(messages))
-        metadata.message_bytes = sum(len(line) + 1 for line in encode_message_lines(messages))
-        previous = [*stored.previous, (stored.metadata.version or "", stored.content)][-RECENT_COMMITS:]
+        metadata.message_bytes = sum(len(line) + 1 for line in encode_messages(messages))
+        previous = [*stored.previous, (stored.metadata.version or "", stored.content)][-_RECENT_VERSIONS:]
         self._sessions[session_id] = _Stored(metadata, messages_json, state_json, previous)
         return metadata.model_copy(deep=True)
 
@@ -94,24 +96,43 @@ class InMemorySessionManager(SessionManager):
         more = len(listed) > limit
         return SessionPage(sessions=page, next_cursor=page_cursor(page[-1]) if more else None)
 
-    async def resume(self, session_id: str) -> Session:
+    async def resume(self, session_id: str, *, last_turns: int | None = None) -> Session:
         stored = self._get(session_id)
-        return Session(
+        if last_turns is not None and (
+            isinstance(last_turns, bool) or not isinstance(last_turns, int) or last_turns < 0
+        ):
+            raise InvalidInput(
+                f"invalid last_turns {last_turns!r}: use an int >= 0 (or None for all)", session_id=session_id
+            )
+        messages = json.loads(stored.messages_json)
+        starts = turn_starts(messages)
+        omitted = 0
+        if last_turns is not None and last_turns < len(starts):
+            omitted = starts[len(starts) - last_turns] if last_turns else len(messages)
+        session = Session(
             metadata=stored.metadata.model_copy(deep=True),
-            messages=json.loads(stored.messages_json),
+            messages=messages[omitted:],
             state=json.loads(stored.state_json),
         )
+        session._omitted = omitted
+        return session
 
     async def save(self, session: Session) -> SessionMetadata:
         if not isinstance(session, Session):
             raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
         session_id = check_session_id(session.metadata.id)
         try:
-            encode_message_lines(session.messages)
-            check_state(session.state)
+            encode_messages(session.messages)
+            encode_value(session.state, label="state")
         except InvalidInput as exc:
             raise InvalidInput(str(exc), session_id=session_id) from exc
-        messages_json = json.dumps(session.messages)
+        omitted = session.omitted_messages
+        if omitted and session.metadata.version is None:
+            raise InvalidInput("a partial session (resumed with last_turns) cannot be created", session_id=session_id)
+        existing_messages = (
+            json.loads(self._sessions[session_id].messages_json) if omitted and session_id in self._sessions else []
+        )
+        messages_json = json.dumps(existing_messages[:omitted] + session.messages)
         state_json = json.dumps(session.state)
         incoming = session.metadata
         metadata = incoming.model_copy(deep=True)
@@ -136,7 +157,7 @@ class InMemorySessionManager(SessionManager):
             metadata.forked_at_turn = existing.metadata.forked_at_turn
         committed = self._commit(session_id, stored, metadata, messages_json, state_json)
         for name in SessionMetadata.model_fields:  # refresh the caller's copy in place
-            setattr(incoming, name, copy.deepcopy(getattr(committed, name)))
+            object.__setattr__(incoming, name, copy.deepcopy(getattr(committed, name)))
         return committed
 
     async def delete(self, session_id: str) -> None:
@@ -147,7 +168,7 @@ class InMemorySessionManager(SessionManager):
         if new_name is not None:
             check_name(new_name)
         source = self._get(session_id)
-        now = self._clock()
+        now = round(self._clock(), 3)
         if new_name is None and source.metadata.name is not None:
             new_name = source.metadata.name[: 256 - len(" (fork)")] + " (fork)"
         new_id = new_session_id()

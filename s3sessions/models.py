@@ -1,7 +1,12 @@
 """The public data model: `Session` and `SessionMetadata` (pydantic v2, pure code).
 
-These mirror the reference trait's types. The library owns some fields: `turn_count` is derived from the
-messages, `created_at`, `updated_at` and `version` are set when a commit lands. Callers own the rest.
+These mirror the reference trait's types. The library owns some fields: `turn_count` and `message_bytes` are
+derived from the messages, `updated_at` and `version` are set when a commit lands. Callers own the rest.
+
+Times are Unix seconds as floats with millisecond resolution. `updated_at` = max(the writer's clock, previous
++ 1 ms) at every commit: it never goes backwards and no two commits share it. `created_at` is the caller's (so
+export and import round-trip it), by default when the `SessionMetadata` was made; a negative value or one more
+than a day ahead of the clock is `InvalidInput`.
 """
 
 from __future__ import annotations
@@ -9,15 +14,24 @@ from __future__ import annotations
 import re
 import time
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, field_validator
 
 from .errors import InvalidInput
-from .validation import check_name, check_session_id, check_tag, check_tags, new_session_id
+from .validation import (
+    check_agent_name,
+    check_count,
+    check_created_at,
+    check_name,
+    check_session_id,
+    check_tag,
+    check_tags,
+    new_session_id,
+)
 
 
-def now_seconds() -> int:
-    """Returns the current Unix time in whole seconds (the unit of `created_at` / `updated_at`)."""
-    return int(time.time())
+def now_seconds() -> float:
+    """Returns the current Unix time in seconds, rounded to the millisecond (the unit of every stored time)."""
+    return round(time.time(), 3)
 
 
 class SessionMetadata(BaseModel):
@@ -27,9 +41,9 @@ class SessionMetadata(BaseModel):
         id: 1-200 characters of ``[A-Za-z0-9._-]``; a time-ordered hex id when not given.
         name: Optional human name, 1-256 printable characters.
         tags: Labels, 1-64 printable characters each, at most 64, unique, in first-added order.
-        agent_name: Which agent the session belongs to (free text).
-        created_at: Unix seconds of the first commit (set by the library).
-        updated_at: Unix seconds of the latest commit; strictly increases at every commit.
+        agent_name: Which agent the session belongs to: 1-256 printable characters.
+        created_at: Unix seconds (millisecond resolution) the session was created; the caller's, kept as given.
+        updated_at: Unix seconds of the latest commit, set by the library; strictly increases at every commit.
         turn_count: Number of turns, derived from the messages (see `s3sessions.turns`).
         message_bytes: Size of the messages as compact JSON, derived by the library (what ``ls`` shows).
         total_tokens: The caller's running token count, stored as given.
@@ -44,8 +58,8 @@ class SessionMetadata(BaseModel):
     name: str | None = None
     tags: list[str] = Field(default_factory=list)
     agent_name: str = "agent"
-    created_at: int = Field(default_factory=now_seconds)
-    updated_at: int = Field(default_factory=now_seconds)
+    created_at: float = Field(default_factory=now_seconds)
+    updated_at: float = Field(default_factory=now_seconds)
     turn_count: int = 0
     message_bytes: int = 0
     total_tokens: int = 0
@@ -67,6 +81,21 @@ class SessionMetadata(BaseModel):
     @classmethod
     def _valid_tags(cls, value: list[str]) -> list[str]:
         return check_tags(value)
+
+    @field_validator("agent_name")
+    @classmethod
+    def _valid_agent_name(cls, value: str) -> str:
+        return check_agent_name(value)
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _valid_created_at(cls, value: object) -> float:
+        return check_created_at(value)
+
+    @field_validator("total_tokens", "turn_count", "message_bytes", mode="before")
+    @classmethod
+    def _valid_count(cls, value: object) -> int:
+        return check_count(value)
 
 
 MAX_PAGE_SIZE = 1000
@@ -121,6 +150,16 @@ class Session(BaseModel):
     metadata: SessionMetadata = Field(default_factory=SessionMetadata)
     messages: list[JsonValue] = Field(default_factory=list)
     state: JsonValue = Field(default_factory=dict)
+    _omitted: int = PrivateAttr(default=0)
+
+    @property
+    def omitted_messages(self) -> int:
+        """How many earlier messages a partial resume (``resume(id, last_turns=K)``) left out; 0 for a whole session.
+
+        ``messages`` then holds only the later ones, and a `save` of this session keeps the omitted ones as stored:
+        a partial session can be extended or edited, never cut, through save.
+        """
+        return self._omitted
 
     @property
     def id(self) -> str:

@@ -107,13 +107,13 @@ class SyncSessionManager:
         `SessionManager.update`). ``apply`` runs on the facade's loop thread."""
         return self.run(self._manager.update(session_id, apply, attempts=attempts, agent_name=agent_name))
 
-    def resume(self, session_id: str) -> Session:
-        """Returns the stored session (see `SessionManager.resume`).
+    def resume(self, session_id: str, *, last_turns: int | None = None) -> Session:
+        """Returns the stored session, or its last ``last_turns`` turns (see `SessionManager.resume`).
 
         Raises:
             SessionNotFound: no such session.
         """
-        return self.run(self._manager.resume(session_id))
+        return self.run(self._manager.resume(session_id, last_turns=last_turns))
 
     def save(self, session: Session) -> SessionMetadata:
         """Creates or updates the session and refreshes ``session.metadata`` (see `SessionManager.save`).

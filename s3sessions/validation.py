@@ -90,6 +90,28 @@ def merge_tags(existing: list[str], added: list[str]) -> list[str]:
     return merged
 
 
+def check_agent_name(agent_name: object) -> str:
+    """Returns the agent name if it is 1-256 printable characters.
+
+    Raises:
+        InvalidInput: naming the offending value.
+    """
+    if not isinstance(agent_name, str) or not 1 <= len(agent_name) <= MAX_NAME_LENGTH or not agent_name.isprintable():
+        raise InvalidInput(f"invalid agent name {agent_name!r}: use 1-{MAX_NAME_LENGTH} printable characters")
+    return agent_name
+
+
+def check_count(value: object) -> int:
+    """Returns a count (tokens, turns, bytes) if it is an int from 0 to 10^15.
+
+    Raises:
+        InvalidInput: naming the offending value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**15:
+        raise InvalidInput(f"invalid count {value!r}: use an int from 0 to 10^15")
+    return value
+
+
 def check_created_at(value: object, *, now: float | None = None) -> float:
     """Returns a caller's ``created_at`` rounded to the millisecond, if it is a time this library can store.
 

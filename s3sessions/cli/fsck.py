@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..fsck import DEFAULT_GRACE_SECONDS, FsckReport, fsck
+from ..admin.fsck import DEFAULT_GRACE_SECONDS, FsckReport, fsck
 from ..manager import S3SessionManager
 from .options import Settings, connection_options, json_option, pass_settings, run
 

@@ -25,7 +25,7 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def timestamp(seconds: int) -> str:
+def timestamp(seconds: float) -> str:
     """Returns Unix seconds as ``YYYY-MM-DD HH:MM:SS`` in UTC."""
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 

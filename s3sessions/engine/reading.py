@@ -1,0 +1,108 @@
+"""Reading sessions: resume a whole session, or only its last turns, in one wave of segment GETs.
+
+What the caller receives are fresh copies; the manager keeps the decoded originals as the snapshot its next
+save compares with (see `engine.objects`). A segment that vanished under a newer head (a merge or rewind dropped
+it and ``fsck --repair`` collected it while this read was between the head and the segments) makes the read
+start again from the newer head, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CorruptObject, InvalidInput
+from ..formats.json_values import copy_containers
+from ..formats.planning import segment_of_turn
+from ..models import Session, SessionMetadata
+from ..turns import is_turn_start
+from .objects import HeadState, MissingSegment, SessionObjects, Snapshot
+
+
+def metadata_of(session_id: str, state: HeadState) -> SessionMetadata:
+    """The public metadata of a stored head (trusted: it was validated when read or built)."""
+    stored = state.record.metadata
+    return SessionMetadata.model_construct(
+        id=session_id,
+        name=stored.name,
+        tags=list(stored.tags),
+        agent_name=stored.agent_name,
+        created_at=stored.created_at,
+        updated_at=stored.updated_at,
+        turn_count=state.record.turn_count,
+        message_bytes=state.record.message_bytes,
+        total_tokens=stored.total_tokens,
+        parent_id=stored.parent_id,
+        forked_at_turn=stored.forked_at_turn,
+        version=state.etag,
+    )
+
+
+def check_last_turns(last_turns: object, *, session_id: str) -> int | None:
+    """Returns the number of turns a partial resume asks for (None: all)."""
+    if last_turns is None:
+        return None
+    if isinstance(last_turns, bool) or not isinstance(last_turns, int) or last_turns < 0:
+        raise InvalidInput(
+            f"invalid last_turns {last_turns!r}: use an int >= 0 (or None for all)", session_id=session_id
+        )
+    return last_turns
+
+
+async def resume(objects: SessionObjects, session_id: str, *, last_turns: int | None = None) -> Session:
+    """Returns the stored session, or only its last ``last_turns`` turns (see `Session.omitted_messages`).
+
+    S3 requests: GET head; then one parallel wave of GETs of the segments needed (none while the messages fit
+    the inline tail).
+    """
+    for attempt in range(2):
+        state = await objects.read_live_head(session_id)
+        try:
+            return await _assemble(objects, session_id, state, last_turns)
+        except MissingSegment:
+            if attempt == 1 or (await objects.read_live_head(session_id)).etag == state.etag:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, last_turns: int | None) -> Session:
+    record = state.record
+    first_ref, omitted = 0, 0
+    if last_turns == 0 and record.turn_count:
+        first_ref, omitted = len(record.segments), record.message_count
+    elif last_turns is not None and last_turns < record.turn_count:
+        first_turn = record.turn_count - last_turns
+        found = segment_of_turn(record.segments, first_turn)
+        if found is None:
+            sealed_turns = sum(ref.turns for ref in record.segments)
+            first_ref = len(record.segments)
+            omitted = record.sealed_count + record.tail_turn_starts[first_turn - sealed_turns]
+        else:
+            first_ref, omitted, turns_before = found
+            first_turn -= turns_before
+    refs = record.segments[first_ref:]
+    segments = await objects.read_segments(session_id, refs)
+    start = sum(ref.take for ref in record.segments[:first_ref])
+    decoded: list[Any] = [message for segment in segments for message in segment.messages]
+    decoded += record.tail
+    if first_ref < len(record.segments) and last_turns and last_turns < record.turn_count:
+        omitted = start + _turn_offset(segments[0].messages, first_turn)
+    visible = copy_containers(decoded[omitted - start :], key=objects.layout.head(session_id), session_id=session_id)
+    objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
+    session = Session.model_construct(
+        metadata=metadata_of(session_id, state),
+        messages=visible,
+        state=copy_containers([record.state], key=objects.layout.head(session_id))[0],
+    )
+    session._omitted = omitted
+    return session
+
+
+def _turn_offset(messages: list[Any], turn: int) -> int:
+    """Returns the index among ``messages`` where their ``turn``-th turn start (zero-based) is."""
+    seen = -1
+    for index, message in enumerate(messages):
+        if is_turn_start(message):
+            seen += 1
+            if seen == turn:
+                return index
+    raise CorruptObject("segment turn count does not match its messages")

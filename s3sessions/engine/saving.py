@@ -1,0 +1,422 @@
+"""The save protocol: upload only what changed since the caller's read, then commit the head conditionally.
+
+Finding what changed costs the new turn, not the history: the caller's messages are compared with the
+manager's snapshot of what it handed out (``==`` in C, shared strings by identity), segment by segment; the
+first segment that differs, and everything after it, is new. Without a snapshot (a session built from JSON, or
+evicted from the cache) every message is encoded and compared by digest instead: the same answer, slower.
+New messages go to the inline tail; past its bound they are sealed into segments (`formats.planning`). Every
+object is encoded, and so every size limit checked, before the first request.
+
+A stale copy (another writer committed since the caller's read) merges when only name/tags changed since
+(keeping the newer name/tags) and is `ConflictError` otherwise; a copy of a deleted session is `SessionNotFound`.
+A partial session (``resume(id, last_turns=K)``) saves like a whole one: its omitted messages are kept as stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConflictError, InvalidInput, SessionNotFound
+from ..formats.bodies import content_digest, lines_size, ref_digest
+from ..formats.json_values import copy_containers, encode_messages, encode_value
+from ..formats.planning import Layout, NewSegment, plan_layout
+from ..formats.records import HeadRecord, SegmentRef, StoredMetadata
+from ..models import Session, SessionMetadata
+from ..turns import is_turn_start
+from ..validation import check_agent_name, check_count, check_name, check_session_id, check_tags, new_session_id
+from .commit import CommitEngine, Proposal
+from .heads import Content, Prior, save_head
+from .objects import HeadState, SessionObjects, Snapshot, StoredHead, TombstoneState, gather, new_upload_id
+from .reading import metadata_of
+
+MAX_UPLOAD_AGE = 300.0
+"""Seconds after which a save uploads a segment again rather than reference its earlier upload: fsck never
+collects an unreferenced object younger than its grace period (far longer), so no head can come to reference
+an object fsck is deleting."""
+
+
+@dataclass
+class _Upload:
+    name: str
+    at: float
+
+
+@dataclass
+class _Attempts:
+    """What one save carries across its attempts."""
+
+    incarnation: str
+    merge_names: bool
+    uploads: dict[str, _Upload] = field(default_factory=dict)
+
+
+@dataclass
+class _Plan:
+    """What a save writes over one base: the layout, the private copies for the next snapshot, the sizes."""
+
+    layout: Layout
+    snapshot: Snapshot
+    state_json: bytes
+    message_count: int
+    message_bytes: int
+
+    def tail_objects(self) -> list[Any]:
+        count = len(self.layout.tail)
+        return self.snapshot.messages[len(self.snapshot.messages) - count :] if count else []
+
+
+class SaveProtocol:
+    """Saves sessions of one prefix.
+
+    Args:
+        objects: The prefix's objects and head cache.
+        engine: The commit engine.
+        tail_bytes, segment_bytes: The inline tail's bound and the sealed segment size.
+        clock: Returns Unix seconds (tests inject one).
+        monotonic: Returns monotonic seconds (the age of this save's own uploads).
+    """
+
+    def __init__(
+        self,
+        objects: SessionObjects,
+        engine: CommitEngine,
+        *,
+        tail_bytes: int,
+        segment_bytes: int,
+        clock: Callable[[], float],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._objects = objects
+        self._engine = engine
+        self._tail_bytes = tail_bytes
+        self._segment_bytes = segment_bytes
+        self._clock = clock
+        self._monotonic = monotonic
+
+    async def save(self, session: Session) -> SessionMetadata:
+        """Creates or updates the session and refreshes ``session.metadata`` in place (see the module)."""
+        if not isinstance(session, Session):
+            raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
+        metadata = session.metadata
+        session_id = check_session_id(metadata.id)
+        _check_metadata(metadata, session_id)
+        if not isinstance(session.messages, list):
+            raise InvalidInput("messages must be a list", session_id=session_id)
+        omitted = session.omitted_messages
+        if omitted and metadata.version is None:
+            raise InvalidInput("a partial session (resumed with last_turns) cannot be created", session_id=session_id)
+        base, merge_names = await self._base(session_id, metadata.version)
+        attempts = _Attempts(new_session_id(), merge_names)
+        plans: dict[str, _Plan] = {}
+        states: dict[str, HeadState] = {base.etag: base} if isinstance(base, HeadState) else {}
+
+        async def build(prior: Prior) -> Proposal:
+            state = states.get(prior.etag) if prior.etag is not None and prior.head is not None else None
+            cached = self._objects.cached(session_id)
+            if cached is not None and cached.etag == prior.etag and cached.snapshot is not None:
+                state = cached
+            plan = await self._plan(session_id, session, prior, state, omitted)
+            live = prior.head
+            incarnation = live.incarnation if live is not None else attempts.incarnation
+            named = {segment.digest: self._name(segment, incarnation, attempts) for segment in plan.layout.new_segments}
+            refs = plan.layout.refs(lambda segment: named[segment.digest])
+            content = Content(
+                segments=refs,
+                tail=plan.tail_objects(),
+                tail_turn_starts=plan.layout.tail_turn_starts,
+                message_count=plan.message_count,
+                message_bytes=plan.message_bytes,
+                content_digest=content_digest(refs, plan.layout.tail, plan.state_json),
+                state=plan.snapshot.state,
+            )
+            stored = _stored_metadata(metadata, live, attempts.merge_names)
+            record = save_head(
+                prior,
+                session_id=session_id,
+                incarnation=incarnation,
+                metadata=stored,
+                content=content,
+                now=self._clock(),
+            )
+            proposal = Proposal.head(
+                record, state_json=plan.state_json, tail_lines=plan.layout.tail, max_bytes=self._objects.max_bytes
+            )
+            await self._upload(session_id, plan.layout.new_segments, named, attempts)
+            plans[record.commits[-1].write_id] = plan
+            return proposal
+
+        async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
+            key = self._objects.layout.head(session_id)
+            if prior.head is None:
+                if isinstance(current, TombstoneState):
+                    return await self._engine.prior(current)  # create over a delete's tombstone
+                if current is None:
+                    return Prior()
+                raise ConflictError("a session with this id already exists", session_id=session_id, key=key)
+            if not isinstance(current, HeadState):
+                raise SessionNotFound("session was deleted since it was read", session_id=session_id, key=key)
+            states[current.etag] = current
+            if not only_metadata_changed_since(current.record, prior.etag, prior.head.content_digest):
+                raise ConflictError(
+                    "another writer changed this session since it was read", session_id=session_id, key=key
+                )
+            attempts.merge_names = True
+            return await self._engine.prior(current)
+
+        prior = await self._engine.prior(base)
+        with naming(session_id):
+            landed = await self._engine.commit(session_id, prior, build, rebase, what="saving")
+        record = landed.proposal.record
+        assert isinstance(record, HeadRecord)
+        committed = metadata_of(session_id, HeadState(landed.etag, record, [], b""))
+        cached = self._objects.cached(session_id)
+        if not landed.superseded and cached is not None and cached.etag == landed.etag:
+            plan = plans[record.commits[-1].write_id]
+            self._objects.remember(session_id, cached.with_snapshot(plan.snapshot))
+        for name in SessionMetadata.model_fields:  # refresh the caller's copy in place (no re-validation)
+            value = getattr(committed, name)
+            object.__setattr__(metadata, name, list(value) if isinstance(value, list) else value)
+        return committed
+
+    async def _base(self, session_id: str, version: str | None) -> tuple[StoredHead | None, bool]:
+        """Returns what to commit over and whether its names/tags win: the head the caller read, or a newer
+        one that differs from it only in metadata."""
+        if version is None:
+            return None, False
+        cached = self._objects.cached(session_id)
+        if cached is not None and cached.etag == version:
+            return cached, False
+        current = await self._objects.read_live_head(session_id)
+        if current.etag == version:
+            return current, False
+        if only_metadata_changed_since(current.record, version, None):
+            return current, True
+        raise ConflictError(
+            "another writer changed this session since it was read",
+            session_id=session_id,
+            key=self._objects.layout.head(session_id),
+        )
+
+    async def _plan(
+        self, session_id: str, session: Session, prior: Prior, state: HeadState | None, omitted: int
+    ) -> _Plan:
+        base = prior.head
+        need = _first_compared(base.segments, omitted) if base is not None else 0
+        usable = state is not None and state.snapshot is not None and state.snapshot.start <= need
+        if base is not None and omitted and not usable:
+            assert state is not None
+            state = await self._read_snapshot(session_id, base, state, need)
+            usable = True
+        if usable:
+            assert state is not None
+            return self._plan_from_snapshot(session, base, state, omitted)
+        return self._plan_by_digest(session, base, session.messages)
+
+    async def _read_snapshot(self, session_id: str, base: HeadRecord, state: HeadState, need: int) -> HeadState:
+        """Reads the segments a partial save must compare with (from message ``need`` on) into a snapshot."""
+        first = 0
+        position = 0
+        for ref in base.segments:
+            if position + ref.take > need:
+                break
+            position += ref.take
+            first += 1
+        segments = await self._objects.read_segments(session_id, base.segments[first:])
+        decoded = [message for segment in segments for message in segment.messages] + list(base.tail)
+        return state.with_snapshot(Snapshot(position, decoded, base.state))
+
+    def _plan_from_snapshot(self, session: Session, base: HeadRecord | None, state: HeadState, omitted: int) -> _Plan:
+        assert state.snapshot is not None and base is not None
+        snap = state.snapshot
+        start = snap.start
+        messages = session.messages
+        logical_end = omitted + len(messages)
+        kept: list[SegmentRef] = []
+        position = 0
+        for ref in base.segments:
+            end = position + ref.take
+            if end > omitted:
+                low = max(position, omitted)
+                if (
+                    end > logical_end
+                    or messages[low - omitted : end - omitted] != snap.messages[low - start : end - start]
+                ):
+                    break
+            kept.append(ref)
+            position = end
+        rest = _logical(snap, messages, omitted, position, logical_end)
+        label_start = position
+        sealed = base.sealed_count
+        tail_count = len(base.tail)
+        if (
+            position == sealed
+            and logical_end >= sealed + tail_count
+            and rest[:tail_count] == snap.messages[sealed - start : sealed - start + tail_count]
+        ):
+            rest_lines = [*state.tail_lines, *encode_messages(rest[tail_count:], start=label_start + tail_count)]
+        else:
+            rest_lines = encode_messages(rest, start=label_start)
+        if session.state == snap.state:
+            state_json, state_copy = state.state_json, snap.state
+        else:
+            state_json = encode_value(session.state, label="state")
+            state_copy = copy_containers([session.state], key="state")[0]
+        private_rest = copy_containers(rest, key="messages")
+
+        def kept_lines(index: int) -> list[bytes] | None:
+            low = sum(ref.take for ref in kept[:index])
+            if low < start:
+                return None
+            return encode_messages(snap.messages[low - start : low - start + kept[index].take])
+
+        layout = plan_layout(
+            kept,
+            rest_lines,
+            [is_turn_start(message) for message in rest],
+            kept_lines=kept_lines,
+            tail_bytes=self._tail_bytes,
+            segment_bytes=self._segment_bytes,
+        )
+        snapshot_messages = [*snap.messages[: position - start], *private_rest]
+        return _Plan(
+            layout,
+            Snapshot(start, snapshot_messages, state_copy),
+            state_json,
+            logical_end,
+            sum(ref.size for ref in kept) + lines_size(rest_lines),
+        )
+
+    def _plan_by_digest(self, session: Session, base: HeadRecord | None, messages: list[Any]) -> _Plan:
+        lines = encode_messages(messages)
+        kept: list[SegmentRef] = []
+        position = 0
+        for ref in base.segments if base is not None else []:
+            end = position + ref.take
+            if end > len(lines) or ref_digest(ref, lines[position:end]) != ref.taken_digest:
+                break
+            kept.append(ref)
+            position = end
+        layout = plan_layout(
+            kept,
+            lines[position:],
+            [is_turn_start(message) for message in messages[position:]],
+            kept_lines=lambda index: lines[sum(ref.take for ref in kept[:index]) :][: kept[index].take],
+            tail_bytes=self._tail_bytes,
+            segment_bytes=self._segment_bytes,
+        )
+        state_json = encode_value(session.state, label="state")
+        return _Plan(
+            layout,
+            Snapshot(0, copy_containers(messages, key="messages"), copy_containers([session.state], key="state")[0]),
+            state_json,
+            len(lines),
+            lines_size(lines),
+        )
+
+    def _name(self, segment: NewSegment, incarnation: str, attempts: _Attempts) -> str:
+        """The upload name of a new segment: reused across this save's attempts while the upload is young."""
+        earlier = attempts.uploads.get(segment.digest)
+        if (
+            earlier is not None
+            and earlier.name.startswith(incarnation)
+            and self._monotonic() - earlier.at <= MAX_UPLOAD_AGE
+        ):
+            return earlier.name
+        return f"{incarnation}/{segment.digest}.{new_upload_id()}"
+
+    async def _upload(
+        self, session_id: str, segments: Sequence[NewSegment], names: dict[str, str], attempts: _Attempts
+    ) -> None:
+        """Encodes every new segment (checking the size cap) before uploading any, then uploads in parallel."""
+        pending = [segment for segment in segments if _pending(attempts, names[segment.digest], segment.digest)]
+        bodies = [self._objects.segment_object(session_id, segment.lines) for segment in pending]
+
+        async def upload(segment: NewSegment, body: bytes) -> None:
+            name = names[segment.digest]
+            at = self._monotonic()
+            await self._objects.upload_segment(session_id, name, body)
+            attempts.uploads[segment.digest] = _Upload(name, at)
+
+        await gather(upload(segment, body) for segment, body in zip(pending, bodies, strict=True))
+
+
+@contextlib.contextmanager
+def naming(session_id: str) -> Iterator[None]:
+    """Adds the session id to an `InvalidInput` raised while encoding the caller's values."""
+    try:
+        yield
+    except InvalidInput as exc:
+        if exc.session_id is not None:
+            raise
+        raise InvalidInput(str(exc), session_id=session_id, key=exc.key) from exc
+
+
+def _pending(attempts: _Attempts, name: str, digest: str) -> bool:
+    earlier = attempts.uploads.get(digest)
+    return earlier is None or earlier.name != name
+
+
+def _first_compared(refs: Sequence[SegmentRef], omitted: int) -> int:
+    """The first message index a save must compare: the start of the segment holding message ``omitted``, or
+    the start of the tail when the omitted messages end in it."""
+    position = 0
+    for ref in refs:
+        if position + ref.take > omitted:
+            return position
+        position += ref.take
+    return position
+
+
+def _logical(snap: Snapshot, messages: list[Any], omitted: int, position: int, end: int) -> list[Any]:
+    """The caller's logical messages ``position..end``: the snapshot's for omitted ones, then the caller's."""
+    head = snap.messages[position - snap.start : omitted - snap.start] if position < omitted else []
+    return [*head, *messages[max(position, omitted) - omitted : end - omitted]]
+
+
+def only_metadata_changed_since(current: HeadRecord, version: str | None, content: str | None) -> bool:
+    """True if the head's messages and state equal those of ``version``, a head in its recent history.
+
+    Args:
+        current: The head there now.
+        version: The ETag the caller's copy was read from.
+        content: That version's content digest, if known (else the commit record's is trusted).
+    """
+    if version is None:
+        return False
+    for commit in current.commits:
+        if commit.parent_version == version:
+            expected = content if content is not None else commit.parent_content_digest
+            return commit.parent_content_digest == expected == current.content_digest
+    return False
+
+
+def _stored_metadata(caller: SessionMetadata, base: HeadRecord | None, merge_names: bool) -> StoredMetadata:
+    names = base.metadata if (merge_names and base is not None) else caller
+    return StoredMetadata(
+        name=names.name,
+        tags=list(names.tags),
+        agent_name=caller.agent_name,
+        created_at=base.metadata.created_at if base is not None else caller.created_at,
+        updated_at=0.0,
+        total_tokens=caller.total_tokens,
+        parent_id=base.metadata.parent_id if base is not None else caller.parent_id,
+        forked_at_turn=base.metadata.forked_at_turn if base is not None else caller.forked_at_turn,
+    )
+
+
+def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
+    """Checks what a caller may have changed in place without validation (``tags.append(...)``)."""
+    try:
+        check_tags(metadata.tags)
+        if metadata.name is not None:
+            check_name(metadata.name)
+        check_agent_name(metadata.agent_name)
+        check_count(metadata.total_tokens)
+        if metadata.parent_id is not None:
+            check_session_id(metadata.parent_id)
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), session_id=session_id) from exc
