@@ -2,7 +2,9 @@
 
 For a seeded random fraction of requests it answers 503 SlowDown or 500 InternalError without forwarding,
 drops the connection before forwarding, forwards and then drops the connection (the request took effect but
-its response is lost: the ambiguous case), or forwards and stalls past the client's read timeout.
+its response is lost: the ambiguous case), or forwards and stalls past the client's read timeout. Separately,
+``conflicts`` is the fraction of conditional PUTs (``If-Match`` / ``If-None-Match``) answered with AWS's 409
+ConditionalRequestConflict without forwarding: a conditional write that raced another and did not take effect.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class FaultProxy:
         seed: int,
         stall_seconds: float = 1.5,
         kinds: tuple[str, ...] | None = None,
+        conflicts: float = 0.0,
     ) -> None:
         self.upstream = urlsplit(upstream)
         self.rate = rate
@@ -47,6 +50,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._stall = stall_seconds
+        self._conflicts = conflicts
         self._kinds = kinds or FAULTS
         self._weights = _WEIGHTS if kinds is None else tuple(1.0 for _ in kinds)
         proxy = self
@@ -90,11 +94,23 @@ class FaultProxy:
             self.injected[fault] += 1
             return fault
 
+    def _conflict(self, handler: BaseHTTPRequestHandler) -> bool:
+        conditional = handler.command == "PUT" and ("If-Match" in handler.headers or "If-None-Match" in handler.headers)
+        with self._lock:
+            if not (self.enabled and conditional and self._random.random() < self._conflicts):
+                return False
+            self.injected["conflict_409"] += 1
+            return True
+
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         body = _read_body(handler)
-        fault = self._choose()
-        if fault in ("slow_down", "internal_error"):
-            code, status = (b"SlowDown", 503) if fault == "slow_down" else (b"InternalError", 500)
+        fault = "conflict_409" if self._conflict(handler) else self._choose()
+        if fault in ("slow_down", "internal_error", "conflict_409"):
+            code, status = {
+                "slow_down": (b"SlowDown", 503),
+                "internal_error": (b"InternalError", 500),
+                "conflict_409": (b"ConditionalRequestConflict", 409),
+            }[fault]
             payload = _ERROR_XML % code
             handler.send_response(status)
             handler.send_header("Content-Type", "application/xml")

@@ -122,8 +122,8 @@ def test_aws_s3_ls_shows_the_documented_layout(aws_cli, stored_session, s3_endpo
     session_id = stored_session.id
     layout = re.compile(
         rf"{PREFIX}(manifest\.json\.zst"
-        r"|index/\d{4}\.json\.zst"
-        r"|sessions/(?P<id>[0-9a-f]{32})/(head|segments/[0-9a-f]{64})\.json\.zst)"
+        r"|index/\d/\d{13}~[0-9a-f]{32}~[A-Za-z0-9%=&._-]+"
+        r"|sessions/(?P<id>[0-9a-f]{32})/(head|segments/[0-9a-f]{32}/[0-9a-f]{64}\.[0-9a-f]{12})\.json\.zst)"
     )  # fmt: skip
     unexpected = [key for key in keys if not layout.fullmatch(key)]
     assert unexpected == [], listing
@@ -133,6 +133,11 @@ def test_aws_s3_ls_shows_the_documented_layout(aws_cli, stored_session, s3_endpo
     assert any(key.startswith(f"{PREFIX}sessions/{session_id}/segments/") for key in keys)
     session_ids = {match.group("id") for key in keys if (match := layout.fullmatch(key)) and match.group("id")}
     assert len(session_ids) == 2  # the session and its fork
+    # The index is readable as it is: one key per session, its name and turns in plain sight.
+    entries = [key for key in keys if key.startswith(f"{PREFIX}index/")]
+    assert len(entries) == 2
+    assert any(f"~{session_id}~" in key and "&tc=2&" in key and "&t=aws-cli" in key for key in entries)
+    assert any("&n=the%20fork" in key for key in entries)
 
 
 def test_aws_s3_cp_zstd_jq_prints_a_session_head(aws_cli, shell_tools, stored_session, s3_endpoint, tmp_path):
@@ -142,7 +147,7 @@ def test_aws_s3_cp_zstd_jq_prints_a_session_head(aws_cli, shell_tools, stored_se
     )
     assert printed.startswith("{\n  ")  # jq's pretty print
     head = json.loads(printed)
-    assert head["format"] == 1 and head["kind"] == "head" and head["session_id"] == stored_session.id
+    assert head["format"] == 2 and head["kind"] == "head" and head["session_id"] == stored_session.id
     assert head["metadata"]["name"] == NAME and head["metadata"]["turn_count"] == 2
     assert head["metadata"]["tags"] == ["aws-cli"] and head["segments"]
 
@@ -153,15 +158,18 @@ def test_every_object_is_one_zstd_frame_of_json(aws_cli, shell_tools, stored_ses
         f"{shlex.quote(aws_cli)} --endpoint-url {s3_endpoint} s3 cp s3://{BUCKET}/{PREFIX} {copy} --recursive --quiet",
         tmp_path,
     )
-    objects = sorted(path for path in copy.rglob("*") if path.is_file())
+    files = sorted(path for path in copy.rglob("*") if path.is_file())
+    entries = [path for path in files if "index" in path.relative_to(copy).parts]
+    assert len(entries) == 2 and all(path.stat().st_size == 0 for path in entries)  # an entry's key is its data
+    objects = [path for path in files if path not in entries]
     assert len(objects) >= 5
     kinds = shell(
         "for f in " + " ".join(shlex.quote(str(path)) for path in objects) + '; do zstd -d -c -- "$f" | jq -e -r '
-        "'if .format == 1 then .kind else error(\"no format\") end'; done",
+        "'if .format == 2 then .kind else error(\"no format\") end'; done",
         tmp_path,
     ).split()
     assert len(kinds) == len(objects)
-    assert {"manifest", "index", "head", "segment"} <= set(kinds)
+    assert {"manifest", "head", "segment"} <= set(kinds)
 
 
 def test_aws_s3api_head_object_shows_name_and_turns(aws_cli, stored_session, s3_endpoint, tmp_path):

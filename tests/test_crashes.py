@@ -10,7 +10,8 @@ import pytest
 from conftest import BUCKET
 
 from s3sessions import S3SessionManager, Session, SessionMetadata, SessionNotFound
-from s3sessions.fsck import fsck
+from s3sessions.admin.fsck import fsck
+from s3sessions.storage.s3 import S3ObjectStore
 
 SMALL = {"tail_bytes": 600, "segment_bytes": 2000}
 
@@ -20,12 +21,16 @@ class Crash(BaseException):
 
 
 class CrashingStore:
-    """Delegates to a real store and 'dies' right after its n-th write (put, copy or delete) completes."""
+    """Delegates to a real store and, once armed, 'dies' right after its n-th write (put, copy, delete) completes."""
 
-    def __init__(self, inner: Any, crash_after: int) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self.crash_after = crash_after
+        self.crash_after: int | None = None
         self.writes = 0
+
+    def arm(self, crash_after: int | None) -> None:
+        self.writes = 0
+        self.crash_after = crash_after
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
@@ -40,6 +45,11 @@ class CrashingStore:
             return result
 
         return write
+
+
+def crashing_manager(endpoint: str, prefix: str) -> tuple[S3SessionManager, CrashingStore]:
+    store = CrashingStore(S3ObjectStore(BUCKET, endpoint_url=endpoint))
+    return S3SessionManager(store=store, prefix=prefix, **SMALL), store  # type: ignore[arg-type]
 
 
 def turn(index: int) -> list[dict]:
@@ -78,11 +88,10 @@ OPERATIONS: dict[str, Callable[[Session], Callable[[S3SessionManager], Awaitable
 
 
 async def count_writes(endpoint: str, prefix: str, operation: str) -> int:
-    async with S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, **SMALL) as manager:
+    manager, counting = crashing_manager(endpoint, prefix)
+    async with manager:
         session = await prepare(manager)
-        counting = CrashingStore(manager.store, crash_after=-1)
-        manager.store = counting  # type: ignore[assignment]
-        manager.index._store = counting  # type: ignore[assignment]
+        counting.arm(None)
         await OPERATIONS[operation](session)(manager)
         return counting.writes
 
@@ -93,12 +102,11 @@ async def test_a_crash_after_any_write_leaves_old_or_new_and_fsck_repairs(s3_end
     assert total >= 2
     for crash_after in range(1, total + 1):
         prefix = f"crash-{operation}-{crash_after}/"
-        async with S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=s3_endpoint, **SMALL) as manager:
+        manager, crashing = crashing_manager(s3_endpoint, prefix)
+        async with manager:
             session = await prepare(manager)
             before = await manager.resume(session.id)
-            crashing = CrashingStore(manager.store, crash_after=crash_after)
-            manager.store = crashing  # type: ignore[assignment]
-            manager.index._store = crashing  # type: ignore[assignment]
+            crashing.arm(crash_after)
             with pytest.raises(Crash):
                 await OPERATIONS[operation](session)(manager)
 
@@ -153,7 +161,7 @@ async def test_fsck_reports_orphans_stale_and_missing_entries_then_repairs(s3_en
         report = await fsck(manager, grace_seconds=0)
         assert f"fsck/sessions/{kept.id}/segments/{'0' * 64}.json.zst" in report.orphans
         assert any(key.startswith(f"fsck/sessions/{gone.id}/") for key in report.orphans)
-        assert report.stale_entries == [gone.id] and report.sessions == 1 and not report.clean
+        assert report.ghost_entries == [gone.id] and report.sessions == 1 and not report.clean
         assert "needs repair" in report.summary()[-1]
         repaired = await fsck(manager, repair=True, grace_seconds=0)
         assert repaired.repaired
@@ -173,7 +181,7 @@ async def test_fsck_never_touches_a_corrupt_session(s3_endpoint):
         before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fc/sessions/")["Contents"])
         report = await fsck(manager, repair=True, grace_seconds=0)
         assert [key for key, _ in report.corrupt] == [f"fc/sessions/{session.id}/head.json.zst"]
-        assert report.orphans == [] and session.id not in report.stale_entries
+        assert report.orphans == [] and session.id not in report.ghost_entries + report.stale_entries
         after = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fc/sessions/")["Contents"])
         assert after == before
 
@@ -198,7 +206,7 @@ def test_fsck_command_reports_and_repairs(s3_endpoint):
     base = ["--bucket", BUCKET, "--prefix", "cli/", "--endpoint-url", s3_endpoint, "fsck", "--grace", "0"]
     runner = CliRunner()
     found = runner.invoke(cli, base)
-    assert found.exit_code == 1 and f"stale index entry: {session_id}" in found.output
+    assert found.exit_code == 1 and f"ghost index entry: {session_id}" in found.output
     assert "orphan object: cli/sessions/" in found.output and found.output.strip().endswith("needs repair")
     repaired = runner.invoke(cli, [*base, "--repair"])
     assert repaired.exit_code == 0 and repaired.output.strip().endswith("repaired")

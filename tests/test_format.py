@@ -6,11 +6,13 @@ import json
 import pathlib
 
 import boto3
+import pytest
 from conftest import BUCKET
 
 import s3sessions
 from s3sessions import S3SessionManager
-from s3sessions.codec import decode_document
+from s3sessions.engine.manifest import FormatOneIndex
+from s3sessions.formats.bodies import decode_document
 
 GOLDEN = pathlib.Path(__file__).parent / "data" / "format1"
 
@@ -52,12 +54,21 @@ async def test_golden_bucket_resumes_lists_and_accepts_new_turns(s3_endpoint):
             golden_objects()["sessions/golden-session/head.json.zst"], kind="head", max_bytes=1 << 20, key="head"
         )
         assert any(ref["take"] < ref["count"] for ref in head["segments"])  # a partial reference is covered
+        # A format-2 manager reads format-1 heads and segments, but refuses the format-1 index until reindex.
+        with pytest.raises(FormatOneIndex, match="run `s3sessions reindex`"):
+            await manager.list()
+        session.messages.append({"role": "user", "content": "a new question"})
+        with pytest.raises(FormatOneIndex):
+            await manager.save(session)
+        assert await manager.reindex() == 1
+        assert s3.list_objects_v2(Bucket=BUCKET, Prefix="old/index/0000")["KeyCount"] == 0  # the shards are gone
         listed = await manager.list()
         assert [(m.id, m.name, m.turn_count) for m in listed] == [("golden-session", "Golden ✓", 4)]
-        assert (await manager.index.shard_count()) == 2  # the manifest's count wins over the default
-        session.messages.append({"role": "user", "content": "a new question"})
         await manager.save(session)
         assert (await manager.resume("golden-session")).metadata.turn_count == 5
+        rewound = await manager.rewind("golden-session", 1)  # through the format-1 partial reference
+        assert rewound.messages == expected["messages"][: len(rewound.messages)]
+        assert (await manager.resume("golden-session")).messages == rewound.messages
 
 
 def test_public_names_are_exported_sorted():

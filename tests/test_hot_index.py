@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import BUCKET
+from s3sessions.index import CAS_ATTEMPTS, DEFAULT_SHARD_COUNT
 
 from benchmarks.hot_index import BUCKET as HOT_BUCKET
 from benchmarks.hot_index import run_hot_index
-from s3sessions.index import CAS_ATTEMPTS, DEFAULT_SHARD_COUNT
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890
 def required_actions(operation: str, params: dict[str, Any]) -> set[str]:
     """The IAM actions one S3 request needs (the Service Authorization Reference's mapping)."""
     versioned = bool(params.get("VersionId"))
-    if operation == "GetObject":
+    if operation in ("GetObject", "HeadObject"):  # HeadObject is authorised as s3:GetObject
         return {"s3:GetObjectVersion" if versioned else "s3:GetObject"}
     if operation in ("PutObject",):
         return {"s3:PutObject"}
@@ -129,7 +129,7 @@ async def measured(s3_endpoint):
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").delete_bucket_policy(Bucket=BUCKET)
     recorder = Recorder()
     async with S3SessionManager(
-        bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=4096, shard_count=4
+        bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=4096, fanout=4
     ) as manager:
         client = await manager.store.client()
         client.meta.events.register("before-parameter-build.s3", recorder)

@@ -76,7 +76,7 @@ async def test_warm_container_reuses_one_client(lambda_environment, client_count
             assert messages[-1]["role"] == "assistant"
         assert client_count.count("s3") == 1 + 5  # the handler's one, plus one per stored_messages() check
         handler_store = handler.sessions.manager.store
-        assert handler_store._client is not None and not handler.sessions.closed
+        assert handler_store.open_clients == 1 and not handler.sessions.closed
     finally:
         handler.sessions.close()
 

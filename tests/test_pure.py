@@ -8,17 +8,26 @@ import pytest
 import zstandard
 
 from s3sessions import CorruptObject, InvalidInput
-from s3sessions.codec import (
-    canonical_json,
+from s3sessions.formats.bodies import (
     decode_document,
     decode_segment,
-    digest_lines,
-    encode_document,
-    encode_message_lines,
-    encode_segment,
+    encode_record,
+    lines_digest,
+    lines_size,
+    segment_body,
 )
-from s3sessions.keys import KeyLayout, shard_of
-from s3sessions.layout import cut_layout, lines_size, plan_layout
+from s3sessions.formats.json_values import (
+    MAX_NESTING,
+    check_value,
+    copy_containers,
+    decode_json,
+    encode_messages,
+    encode_value,
+)
+from s3sessions.formats.keys import KeyLayout, fanout_bucket_of
+from s3sessions.formats.listing import entry_name, parse_entry_name, parse_listing
+from s3sessions.formats.planning import NewSegment, cut_layout, plan_layout
+from s3sessions.formats.records import EntryBody, HeadRecord, SegmentRef, StoredMetadata
 from s3sessions.turns import is_turn_start, rewind_cut, turn_starts
 from s3sessions.validation import (
     check_name,
@@ -86,22 +95,28 @@ def test_bad_prefixes(bad):
 def test_key_layout_never_leaves_the_session_prefix():
     layout = KeyLayout("p")
     assert layout.head("s1") == "p/sessions/s1/head.json.zst"
-    assert layout.segment("s1", "a" * 64) == f"p/sessions/s1/segments/{'a' * 64}.json.zst"
-    assert layout.index_shard(3) == "p/index/0003.json.zst"
-    assert layout.manifest == "p/manifest.json.zst"
+    legacy = SegmentRef(digest="a" * 64, count=1, take=1, size=1)
+    assert layout.segment("s1", legacy) == f"p/sessions/s1/segments/{'a' * 64}.json.zst"
+    name = f"{'b' * 32}/{'a' * 64}.{'c' * 12}"
+    assert layout.segment("s1", legacy.model_copy(update={"name": name})) == f"p/sessions/s1/segments/{name}.json.zst"
+    assert layout.index_bucket(3) == "p/index/3/" and layout.manifest == "p/manifest.json.zst"
     for bad in ["..", "../other", "s1/../../x"]:
         with pytest.raises(InvalidInput):
             layout.head(bad)
-    with pytest.raises(InvalidInput):
-        layout.segment("s1", "../../index/0000")
+    for bad_name in ["../../index/0000", f"{'b' * 32}/../x", "x" * 32]:
+        with pytest.raises(InvalidInput):
+            layout.segment_named("s1", bad_name)
+    with pytest.raises(ValueError):
+        SegmentRef(digest="a" * 64, count=1, take=1, size=1, name="../../escape")
     assert layout.session_id_of("p/sessions/s1/head.json.zst") == "s1"
-    assert layout.session_id_of("p/index/0001.json.zst") is None
+    assert layout.session_id_of("p/index/0/x") is None
+    assert layout.is_legacy_shard("p/index/0001.json.zst") and not layout.is_legacy_shard("p/index/0/x")
 
 
-def test_shards_are_stable_and_spread():
-    assert shard_of("abc", 16) == shard_of("abc", 16)
-    shards = {shard_of(new_session_id(), 16) for _ in range(400)}
-    assert shards == set(range(16))
+def test_fanout_buckets_are_stable_and_spread():
+    assert fanout_bucket_of("abc", 16) == fanout_bucket_of("abc", 16)
+    buckets = {fanout_bucket_of(new_session_id(), 16) for _ in range(400)}
+    assert buckets == set(range(16))
 
 
 # --------------------------------------------------------------------------------------------------- turns
@@ -148,33 +163,93 @@ def test_turn_starts_and_cut():
     assert rewind_cut(starts, len(messages), 2) == 8
 
 
-# --------------------------------------------------------------------------------------------------- codec
+# --------------------------------------------------------------------------------------------- json values
 
 
 def test_document_roundtrip_and_plain_zstd():
-    body = encode_document({"kind": "head", "text": "héllo"})
-    assert json.loads(zstandard.ZstdDecompressor().decompress(body)) == {"format": 1, "kind": "head", "text": "héllo"}
-    assert decode_document(body, kind="head", max_bytes=1000, key="k")["text"] == "héllo"
+    body = encode_record(EntryBody(listing="héllo"), max_bytes=1000)
+    assert json.loads(zstandard.ZstdDecompressor().decompress(body)) == {
+        "format": 2,
+        "kind": "entry",
+        "listing": "héllo",
+    }
+    assert decode_document(body, kind="entry", max_bytes=1000, key="k")["listing"] == "héllo"
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), b"bytes", {1, 2}, object(), {"a": float("-inf")}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        b"bytes",
+        {1, 2},
+        object(),
+        {"a": float("-inf")},
+        pytest.param(10**5000, id="huge-int"),
+        {"a": [b"x"]},
+    ],
+)
 def test_non_json_values_are_invalid_input(value):
     with pytest.raises(InvalidInput, match="not JSON"):
-        encode_message_lines([value])
+        encode_messages([value])
 
 
 def test_non_string_keys_and_lone_surrogates_are_refused():
     with pytest.raises(InvalidInput, match="not a string"):
-        encode_message_lines([{"a": {1: "x"}}])
+        encode_messages([{"a": {1: "x"}}])
     with pytest.raises(InvalidInput, match="Unicode"):
-        encode_message_lines(["\ud800"])
+        encode_messages(["\ud800"])
+
+
+def test_circular_values_are_refused_at_once():
+    looped: list = []
+    looped.append(looped)
+    branching: list = []
+    branching.extend([branching, branching, branching])
+    through_dict: dict = {"content": []}
+    through_dict["content"].append({"again": through_dict})
+    for value in (looped, branching, through_dict):
+        with pytest.raises(InvalidInput, match="nested too deeply"):
+            check_value(value)
+
+
+def test_nesting_is_bounded_the_same_way_on_write_and_on_read():
+    deep: object = "leaf"
+    for _ in range(MAX_NESTING):
+        deep = [deep]
+    check_value(deep)  # exactly the bound: fine
+    copy_containers([deep], key="k")
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        check_value([deep])
+    with pytest.raises(CorruptObject, match="nested too deeply"):
+        copy_containers([[deep]], key="k")
+
+
+def test_reads_refuse_huge_numbers_and_deep_documents_whatever_the_stack():
+    with pytest.raises(CorruptObject, match="not JSON"):
+        decode_json(b"1" * 5000, key="k")
+    with pytest.raises(CorruptObject, match="not JSON"):
+        decode_json(b"[" * 5000 + b"]" * 5000, key="k")
+
+    def deep_caller(depth: int) -> object:
+        return decode_json(b"[" * 100 + b"]" * 100, key="k") if depth == 0 else deep_caller(depth - 1)
+
+    assert deep_caller(900) is not None  # the parser's bound does not depend on the Python stack
+
+
+def test_copies_share_scalars_and_never_containers():
+    original = [{"role": "user", "content": [{"text": "x" * 100}], "n": 1}]
+    copied = copy_containers(original, key="k")
+    assert copied == original
+    assert copied[0] is not original[0] and copied[0]["content"] is not original[0]["content"]
+    assert copied[0]["content"][0]["text"] is original[0]["content"][0]["text"]
 
 
 def test_decode_refuses_garbage_truncation_bombs_and_wrong_kinds():
-    good = encode_document({"kind": "head", "x": 1})
+    good = encode_record(EntryBody(listing="x"), max_bytes=1000)
     for garbage in [b"", b"not zstd at all", good[:-3], good + b"junk"]:
         with pytest.raises(CorruptObject) as raised:
-            decode_document(garbage, kind="head", max_bytes=1000, key="the/key")
+            decode_document(garbage, kind="entry", max_bytes=1000, key="the/key")
         assert "the/key" in str(raised.value)
     with pytest.raises(CorruptObject, match="kind"):
         decode_document(good, kind="segment", max_bytes=1000, key="k")
@@ -209,86 +284,159 @@ def test_unsized_frames_decode():
 
 def test_encode_refuses_objects_over_the_cap():
     with pytest.raises(InvalidInput, match="size cap"):
-        encode_document({"kind": "head", "x": "y" * 2000}, max_bytes=1000)
+        encode_record(EntryBody(listing="y" * 2000), max_bytes=1000)
+    with pytest.raises(InvalidInput, match="size cap"):
+        segment_body([b'"' + b"y" * 2000 + b'"'], max_bytes=1000)
 
 
-def test_segments_roundtrip_and_check_digest():
+def _ref(lines: list[bytes], **update) -> SegmentRef:
+    name = f"{'b' * 32}/{lines_digest(lines)}.{'c' * 12}"
+    return NewSegment.of(lines, 0).ref(name).model_copy(update=update)
+
+
+def test_segments_roundtrip_and_check_the_digest_before_parsing():
     messages = [USER, ASSISTANT, {"role": "user", "content": "ünïcode ✓", "n": 1.5e300}]
-    lines = encode_message_lines(messages)
-    digest = digest_lines(lines)
-    body = encode_segment(lines)
-    decoded, decoded_lines = decode_segment(body, digest=digest, max_bytes=10_000, key="k")
-    assert decoded == messages and decoded_lines == lines
+    lines = encode_messages(messages)
+    body = segment_body(lines, max_bytes=10_000)
+    raw = zstandard.ZstdDecompressor().decompress(body)
+    assert raw.startswith(b'{"format":2,"kind":"segment","count":3,"messages":[\n') and json.loads(raw)["messages"]
+    decoded = decode_segment(body, _ref(lines), max_bytes=10_000, key="k", want_lines=True)
+    assert decoded.messages == messages and decoded.lines == lines
     with pytest.raises(CorruptObject, match="digest"):
-        decode_segment(body, digest="0" * 64, max_bytes=10_000, key="k")
+        decode_segment(body, _ref(lines, digest="0" * 64), max_bytes=10_000, key="k")
+    partial = decode_segment(body, _ref(lines, take=2, take_digest=lines_digest(lines[:2])), max_bytes=10_000, key="k")
+    assert partial.messages == messages[:2]
 
 
 def test_canonical_json_is_compact_and_keeps_key_order():
-    assert canonical_json({"b": 1, "a": [1, "é"]}) == '{"b":1,"a":[1,"é"]}'
+    assert encode_value({"b": 1, "a": [1, "é"]}) == '{"b":1,"a":[1,"é"]}'.encode()
+
+
+# -------------------------------------------------------------------------------------------------- index
+
+
+def _head(**metadata) -> HeadRecord:
+    stored = StoredMetadata(created_at=1_700_000_000.5, updated_at=1_700_000_001.25, **metadata)
+    return HeadRecord(
+        session_id="s1", incarnation="a" * 32, revision=3, metadata=stored, message_count=0, content_digest="0" * 64
+    )
+
+
+def test_index_entries_carry_the_listing_and_parse_back_validated():
+    head = _head(name="Résumé ✓ ~&=%", tags=["prod", "a b"], agent_name="coder")
+    entry = entry_name("s1", head, '"abc123"', prefix_bytes=20)
+    assert entry.body_listing is None and "~" not in entry.name.split("~", 2)[2]
+    parsed = parse_entry_name(entry.name)
+    assert parsed is not None and parsed.session_id == "s1" and parsed.version == "abc123"
+    listing = parse_listing(parsed, parsed.listing or "")
+    assert listing.metadata.name == "Résumé ✓ ~&=%" and listing.metadata.tags == ["prod", "a b"]
+    assert listing.metadata.updated_at == 1_700_000_001.25 and listing.metadata.created_at == 1_700_000_000.5
+    assert listing.metadata.version == '"abc123"' and listing.revision == 3
+    later = entry_name("s1", _head().model_copy(update={"metadata": StoredMetadata(created_at=1, updated_at=2e9)}), "v",
+                       prefix_bytes=20)  # fmt: skip
+    assert later.name < entry.name  # newer sorts first
+
+
+def test_long_listings_move_into_the_entry_body():
+    head = _head(name="n" * 256, tags=[f"tag-{i:02d}-" + "x" * 50 for i in range(20)])
+    entry = entry_name("s1", head, "v", prefix_bytes=600)
+    assert entry.name.endswith("~+") and entry.body_listing is not None and len(entry.name) + 600 <= 900
+    parsed = parse_entry_name(entry.name)
+    assert parsed is not None and parsed.listing is None
+    assert parse_listing(parsed, entry.body_listing).metadata.tags == head.metadata.tags
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "x~y~z",
+        "0000000000000~../x~r=1",
+        "0000000000000~s1~r=1&i=aaaaaaaaaaaa&v=v&c=1&tc=1&b=1&tk=1&a=%1B",
+        "0000000000000~s1~r=1&i=aaaaaaaaaaaa&v=v&c=1&tc=1&b=1&tk=1&a=x&n=",
+        "0000000000000~s1~r=-1&i=aaaaaaaaaaaa&v=v&c=1&tc=1&b=1&tk=1&a=x",
+        "0000000000000~s1~r=1&i=aaaaaaaaaaaa&v=v&c=1&tc=1&b=1&tk=1&a=x&p=..%2F..",
+    ],
+)
+def test_planted_entries_are_refused(name):
+    parsed = parse_entry_name(name)
+    if parsed is not None:
+        with pytest.raises(InvalidInput):
+            parse_listing(parsed, parsed.listing or "")
 
 
 # -------------------------------------------------------------------------------------------------- layout
 
 
 def _lines(count: int, size: int = 100) -> list[bytes]:
-    return encode_message_lines([{"role": "user", "content": f"{i:05d}" + "w" * size} for i in range(count)])
+    return encode_messages([{"role": "user", "content": f"{i:05d}" + "w" * size} for i in range(count)])
+
+
+def _plan(kept: list[SegmentRef], lines: list[bytes], position: int, **bounds):
+    return plan_layout(
+        kept,
+        lines[position:],
+        [True] * (len(lines) - position),
+        kept_lines=lambda i: lines[sum(r.take for r in kept[:i]) :][: kept[i].take],
+        **bounds,
+    )
+
+
+def _named(layout) -> list[SegmentRef]:
+    return layout.refs(lambda segment: f"{'b' * 32}/{segment.digest}.{'c' * 12}")
 
 
 def test_small_histories_stay_inline():
-    layout = plan_layout([], _lines(5), tail_bytes=10_000, segment_bytes=50_000)
-    assert layout.segments == [] and len(layout.tail) == 5
+    layout = _plan([], _lines(5), 0, tail_bytes=10_000, segment_bytes=50_000)
+    assert layout.kept == [] and layout.new_segments == [] and len(layout.tail) == 5
+    assert layout.tail_turn_starts == [0, 1, 2, 3, 4]
 
 
-def test_bulk_save_seals_into_large_segments_and_keeps_them():
+def test_bulk_save_seals_into_large_segments_that_count_their_turns():
     lines = _lines(1000)  # ~ 120 KB
-    layout = plan_layout([], lines, tail_bytes=4_000, segment_bytes=30_000)
-    assert layout.tail == []
-    assert all(ref.size <= 30_000 for ref in layout.segments)
-    assert len(layout.segments) == -(-lines_size(lines) // 30_000)
+    layout = _plan([], lines, 0, tail_bytes=4_000, segment_bytes=30_000)
+    refs = _named(layout)
+    assert layout.tail == [] and all(ref.size <= 30_000 for ref in refs)
+    assert len(refs) == -(-lines_size(lines) // 30_000)
+    assert sum(ref.turns for ref in refs) == 1000
     # Saving again with one more message keeps every segment and uploads only the new message.
-    again = plan_layout(layout.segments, [*lines, *_lines(1)], tail_bytes=4_000, segment_bytes=30_000)
-    assert again.segments == layout.segments and again.new_segments == [] and len(again.tail) == 1
+    again = _plan(refs, [*lines, *_lines(1)], 1000, tail_bytes=4_000, segment_bytes=30_000)
+    assert again.kept == refs and again.new_segments == [] and len(again.tail) == 1
 
 
 def test_incremental_saves_merge_segments_like_a_binary_counter():
     lines: list[bytes] = []
-    refs = []
+    refs: list[SegmentRef] = []
     uploaded = 0
     for _step in range(400):
         lines = lines + _lines(1)
-        layout = plan_layout(refs, lines, tail_bytes=1_000, segment_bytes=16_000)
+        position = sum(ref.take for ref in refs)
+        layout = _plan(refs, lines, position, tail_bytes=1_000, segment_bytes=16_000)
         uploaded += sum(lines_size(segment.lines) for segment in layout.new_segments)
-        refs = layout.segments
+        refs = _named(layout)
         assert sum(ref.take for ref in refs) + len(layout.tail) == len(lines)
         assert len(refs) <= lines_size(lines) // 16_000 + 6
+        if layout.tail:  # the tail is never re-sealed: keep it for the next round
+            refs = refs
     assert uploaded <= 6 * lines_size(lines)  # write amplification stays logarithmic
-
-
-def test_an_edited_old_message_is_detected_by_digest():
-    lines = _lines(300)
-    layout = plan_layout([], lines, tail_bytes=1_000, segment_bytes=8_000)
-    edited = list(lines)
-    edited[3] = encode_message_lines([{"role": "user", "content": "changed"}])[0]
-    again = plan_layout(layout.segments, edited, tail_bytes=1_000, segment_bytes=8_000)
-    assert again.segments[0] != layout.segments[0]
-    assert any(edited[3] in segment.lines for segment in again.new_segments)
 
 
 def test_cut_layout_references_a_segment_partially():
     lines = _lines(100)
-    layout = plan_layout([], lines, tail_bytes=1_000, segment_bytes=5_000)
-    per_segment = []
+    refs = _named(_plan([], lines, 0, tail_bytes=1_000, segment_bytes=5_000))
     position = 0
-    for ref in layout.segments:
-        per_segment.append(lines[position : position + ref.take])
+    for ref in refs:
+        if position + ref.take > 45:
+            cut_lines = lines[position : position + ref.take]
+            break
         position += ref.take
-    cut = cut_layout(layout.segments, per_segment, [], 45)
-    assert sum(ref.take for ref in cut.segments) == 45
-    partial = cut.segments[-1]
-    assert partial.take < partial.count and partial.take_digest == digest_lines(lines[45 - partial.take : 45])
-    # The cut layout is itself a valid base: saving the 45 kept messages uploads nothing.
-    again = plan_layout(cut.segments, lines[:45], tail_bytes=1_000, segment_bytes=5_000)
-    assert again.new_segments == [] and again.tail == []
+    cut = cut_layout(
+        refs, 45, cut_lines=cut_lines, cut_turn_starts=[True] * len(cut_lines), tail=[], tail_turn_starts=[]
+    )
+    assert sum(ref.take for ref in cut.kept) == 45
+    partial = cut.kept[-1]
+    assert partial.take < partial.count and partial.take_digest == lines_digest(lines[45 - partial.take : 45])
+    assert partial.turns == partial.take
 
 
 @pytest.mark.parametrize("bad", ["a/../b", "a//b", "x*", "agents/?"])

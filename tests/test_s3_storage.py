@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import boto3
 import pytest
 import zstandard
 from conftest import BUCKET, attach_counter
@@ -35,11 +34,6 @@ def tool_turn(index: int, size: int = 3000) -> list[dict]:
     ]
 
 
-@pytest.fixture
-def s3(s3_endpoint):
-    return boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-
-
 def keys(s3, prefix: str = "") -> list[str]:
     return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
 
@@ -63,7 +57,7 @@ async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endp
     assert all(k.startswith(("agents/sessions/", "agents/index/", "agents/manifest")) for k in stored)
     body = s3.get_object(Bucket=BUCKET, Key=f"agents/sessions/{sid}/head.json.zst")["Body"].read()
     head = json.loads(zstandard.ZstdDecompressor().decompress(body))
-    assert head["format"] == 1 and head["kind"] == "head" and head["session_id"] == sid
+    assert head["format"] == 2 and head["kind"] == "head" and head["session_id"] == sid
     assert head["metadata"]["turn_count"] == 6 and head["metadata"]["name"] == "Résumé ✓"
     meta = s3.head_object(Bucket=BUCKET, Key=f"agents/sessions/{sid}/head.json.zst")["Metadata"]
     assert meta["turns"] == "6" and meta["name"] == "R%C3%A9sum%C3%A9 %E2%9C%93"
@@ -72,7 +66,11 @@ async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endp
             s3.get_object(Bucket=BUCKET, Key="agents/manifest.json.zst")["Body"].read()
         )
     )
-    assert manifest == {"format": 1, "kind": "manifest", "shard_count": 32}
+    assert (manifest["format"], manifest["kind"], manifest["index_format"], manifest["fanout"]) == (2, "manifest", 2, 4)
+    assert manifest["dialect"]["if_match"] in ("quoted", "unquoted")
+    assert {check["name"] for check in manifest["checks"]} >= {"create-only", "stale-etag-refused"}
+    (entry,) = keys(s3, "agents/index/")
+    assert f"~{sid}~" in entry and "&n=R%C3%A9sum%C3%A9%20%E2%9C%93" in entry and "&tc=6&" in entry
 
 
 async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_endpoint):
@@ -100,14 +98,14 @@ async def test_save_after_one_turn_uploads_the_turn_not_the_history(s3_endpoint)
         for index in range(200):  # ~700 KB of history
             session.messages.extend(tool_turn(index))
         await manager.save(session)
-        await manager.list()  # warm: the shard ETags are known
         counter = await attach_counter(manager)
         for index in range(200, 210):
             session.messages.extend(tool_turn(index))
             counter.reset()
             await manager.save(session)
             assert counter.count("GetObject") == 0
-            assert counter.count("PutObject") in (2, 3)  # head + index (+ a sealed segment now and then)
+            assert counter.count("PutObject") in (2, 3)  # head + index entry (+ a sealed segment now and then)
+            assert counter.count("DeleteObjects") == 1  # the entry it replaces
             assert counter.bytes_sent < 64 * 1024 + 20_000
 
 
@@ -121,7 +119,8 @@ async def test_save_of_a_session_rebuilt_from_json_costs_one_get_more(s3_endpoin
         await other.list()
         counter = await attach_counter(other)
         await other.save(rebuilt)
-        assert counter.operations == ["GetObject", "PutObject", "PutObject"]
+        assert counter.operations[:2] == ["GetObject", "PutObject"]  # the head, then the head
+        assert sorted(counter.operations[2:]) == ["DeleteObjects", "PutObject"]  # the index, side by side
 
 
 async def test_fork_and_rewind_upload_no_segment_bytes(s3_endpoint):
@@ -136,20 +135,23 @@ async def test_fork_and_rewind_upload_no_segment_bytes(s3_endpoint):
         counter = await attach_counter(manager)
         await manager.fork(session.id)
         assert counter.count("CopyObject") >= 2 and counter.count("PutObject") == 2
-        assert counter.bytes_sent < 4096 + 8192  # the new head (with its tail) and the index shard
+        assert counter.bytes_sent < 4096 + 8192  # the new head (with its tail) and the index entry
         counter.reset()
         rewound = await manager.rewind(session.id, 12)
         assert rewound.metadata.turn_count == 13
         assert counter.count("PutObject") == 2 and counter.bytes_sent < 4096 + 8192
 
 
-async def test_list_is_one_wave_over_the_shards(s3_endpoint):
-    async with S3SessionManager(bucket=BUCKET, prefix="ls/", endpoint_url=s3_endpoint, shard_count=8) as manager:
+async def test_list_is_one_wave_of_lists_over_the_fanout(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="ls/", endpoint_url=s3_endpoint, fanout=8) as manager:
         for _ in range(5):
             await manager.save(Session(messages=tool_turn(0, 100)))
         counter = await attach_counter(manager)
         assert len(await manager.list()) == 5
-        assert counter.operations == ["GetObject"] * 8
+        assert counter.operations == ["ListObjectsV2"] * 8
+        counter.reset()
+        assert len((await manager.list_page(3)).sessions) == 3
+        assert counter.operations == ["ListObjectsV2"] * 8
 
 
 @pytest.mark.parametrize(
@@ -218,7 +220,7 @@ async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):
 async def test_reading_an_empty_prefix_writes_nothing(s3_endpoint, s3):
     async with S3SessionManager(bucket=BUCKET, prefix="typo/", endpoint_url=s3_endpoint) as manager:
         assert await manager.list() == []
-        from s3sessions.fsck import fsck
+        from s3sessions.admin.fsck import fsck
 
         assert (await fsck(manager)).clean
         assert keys(s3, "typo/") == []

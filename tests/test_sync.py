@@ -52,15 +52,15 @@ def test_every_operation_on_s3_with_one_client(s3_endpoint):
     sessions = SyncSessionManager(manager)
     try:
         exercise_every_operation(sessions)
-        client = manager.store._client  # type: ignore[attr-defined]
-        assert client is not None
+        client = sessions.run(manager.store.client())  # type: ignore[attr-defined]
+        assert manager.store.open_clients == 1  # type: ignore[attr-defined]
         exercise_every_operation(SyncSessionManager(InMemorySessionManager()))  # unrelated facades coexist
         sessions.list()
-        assert manager.store._client is client  # type: ignore[attr-defined]
+        assert sessions.run(manager.store.client()) is client  # type: ignore[attr-defined]
         assert sessions.run(manager.reindex()) == 1
     finally:
         sessions.close()
-    assert manager.store._client is None  # type: ignore[attr-defined] # closed on its loop, before the loop
+    assert manager.store.open_clients == 0  # type: ignore[attr-defined] # closed on its loop, before the loop
     assert not sessions._loop.thread.is_alive() and sessions._loop.loop.is_closed()
     sessions.close()  # idempotent
 

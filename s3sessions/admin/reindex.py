@@ -51,7 +51,7 @@ async def reindex(manager: S3SessionManager, *, progress: Callable[[int, int], N
         log.info(
             "reindex: converted %r to index format 2 (%d format-1 shards removed)", layout.prefix, len(plan.legacy)
         )
-    return len(heads.live)
+    return len(heads.live) + len(heads.corrupt)  # a corrupt head's entries are kept as they were
 
 
 async def _new_manifest(manager: S3SessionManager, replace_etag: str | None) -> None:

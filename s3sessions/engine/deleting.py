@@ -155,7 +155,8 @@ class DeleteProtocol:
 
     async def _delete_unreadable(self, session_id: str) -> None:
         """Deletes a session whose head cannot be decoded: head (conditionally where honoured), then every
-        object of its prefix except what a head written meanwhile needs; index entries are left to fsck."""
+        object of its prefix except what a head written meanwhile needs, and its index entries (found by listing
+        its fan-out bucket, since the head cannot say which they are)."""
         layout = self._objects.layout
         key = layout.head(session_id)
         dialect = await self._dialect()
@@ -171,6 +172,8 @@ class DeleteProtocol:
             if isinstance(current, HeadState):
                 live = self._objects.live_keys(session_id, current.record)
         await self._objects.store.delete_versions([version for version in versions if version.key not in live])
+        if not live:
+            await self._index.remove(await self._index.keys_of(session_id))
 
 
 def _belongs_to(prefix: str, key: str) -> bool:

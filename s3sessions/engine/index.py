@@ -170,6 +170,15 @@ class SessionIndex:
             if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
         ]
 
+    async def keys_of(self, session_id: str) -> list[str]:
+        """Returns every entry key of one session, found by listing its whole fan-out bucket (the slow path, for
+        a session whose head cannot be read to say which keys it has)."""
+        manifest = await self._manifest.get(create=False)
+        if manifest is None:
+            return []
+        bucket = self._layout.index_bucket(fanout_bucket_of(session_id, manifest.fanout))
+        return [item.key for item in await self._store.list_objects(bucket) if f"~{session_id}~" in item.key]
+
     async def scan(self) -> list[RawEntry]:
         """Returns every key under the index prefix, parsed where it is an entry (fsck, reindex)."""
         objects = await self._store.list_objects(self._layout.index_root)

@@ -113,10 +113,19 @@ class Manifest:
             fanout=self._fanout, dialect=report.dialect, checks=report.checks, created_at=round(time.time(), 3)
         )
         body = encode_record(manifest, max_bytes=self._max_bytes)
-        if replace_etag is None:
-            await self._store.put(self._layout.manifest, body, if_none_match=True)
-        else:
-            await self._store.put(self._layout.manifest, body, if_match=report.dialect.match_value(replace_etag))
+        for attempt in range(_ATTEMPTS):
+            try:
+                if replace_etag is None:
+                    await self._store.put(self._layout.manifest, body, if_none_match=True)
+                else:
+                    await self._store.put(
+                        self._layout.manifest, body, if_match=report.dialect.match_value(replace_etag)
+                    )
+                break
+            except WriteConflict:  # raced another conditional write in flight; it did not take effect
+                if attempt + 1 == _ATTEMPTS:
+                    raise
+                await backoff(attempt)
         log.info("created the manifest of %r: fan-out %d, %s", self._layout.prefix, self._fanout, report.lines()[-2])
         self._cached = manifest
         return manifest

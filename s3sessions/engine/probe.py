@@ -18,17 +18,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
-from ..errors import ObjectMissing, PreconditionFailed, StorageError
+from ..errors import ObjectMissing, PreconditionFailed, StorageError, WriteConflict
 from ..formats.keys import KeyLayout
 from ..formats.records import Dialect, ProbeCheck
+from ..retry import backoff
 from ..storage.protocol import ObjectStore
 from .objects import new_upload_id
 
 log = logging.getLogger("s3sessions.probe")
 _LOST = (PreconditionFailed, ObjectMissing)
+_CONFLICT_RETRIES = 8
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,13 @@ async def probe_store(store: ObjectStore, layout: KeyLayout) -> ProbeReport:
     if_match: Literal["quoted", "unquoted"] = "quoted"
     conditional_delete = False
     try:
-        first = await store.put(key, b"probe-1", if_none_match=True)
-        checks.append(await _refused("create-only", store.put(key, b"probe-2", if_none_match=True)))
+        first = await _settled(lambda: store.put(key, b"probe-1", if_none_match=True))
+        checks.append(await _refused("create-only", lambda: store.put(key, b"probe-2", if_none_match=True)))
         second: str | None = None
         for dialect in (Dialect(if_match="quoted"), Dialect(if_match="unquoted")):
+            condition = dialect.match_value(first)
             try:
-                second = await store.put(key, b"probe-3", if_match=dialect.match_value(first))
+                second = await _settled(lambda: store.put(key, b"probe-3", if_match=condition))  # noqa: B023
             except _LOST:
                 continue
             if_match = dialect.if_match
@@ -89,8 +94,8 @@ async def probe_store(store: ObjectStore, layout: KeyLayout) -> ProbeReport:
         else:
             checks.append(ProbeCheck(name="update-with-current-etag", passed=True, detail=f"accepted ({if_match})"))
             stale = Dialect(if_match=if_match).match_value(first)
-            checks.append(await _refused("stale-etag-refused", store.put(key, b"probe-4", if_match=stale)))
-            delete = await _refused("conditional-delete", store.delete(key, if_match=stale))
+            checks.append(await _refused("stale-etag-refused", lambda: store.put(key, b"probe-4", if_match=stale)))
+            delete = await _refused("conditional-delete", lambda: store.delete(key, if_match=stale))
             conditional_delete = delete.passed
             checks.append(
                 delete.model_copy(
@@ -107,10 +112,22 @@ async def probe_store(store: ObjectStore, layout: KeyLayout) -> ProbeReport:
     return report
 
 
-async def _refused(name: str, attempt: object) -> ProbeCheck:
-    """Awaits a request that must be refused with 412 (or 404 for a conditional request on an absent key)."""
+async def _settled(request: Callable[[], Awaitable[_T]]) -> _T:
+    """Makes a conditional request, again after a 409 ConditionalRequestConflict (it did not take effect)."""
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            return await request()
+        except WriteConflict:
+            if attempt + 1 == _CONFLICT_RETRIES:
+                raise
+            await backoff(attempt)
+    raise AssertionError("unreachable")
+
+
+async def _refused(name: str, request: Callable[[], Awaitable[object]]) -> ProbeCheck:
+    """Makes a request that must be refused with 412 (or 404 for a conditional request on an absent key)."""
     try:
-        await attempt  # type: ignore[misc]
+        await _settled(request)
     except _LOST:
         return ProbeCheck(name=name, passed=True, detail="refused (412)")
     return ProbeCheck(name=name, passed=False, detail="accepted")

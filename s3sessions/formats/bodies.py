@@ -170,8 +170,9 @@ def decode_segment(
     raw = decompress(body, max_bytes=max_bytes, key=key, session_id=session_id)
     if ref.name is None:
         return _decode_legacy_segment(raw, ref, key=key, session_id=session_id)
-    _, region = _split_region(raw, key=key, session_id=session_id)
-    if region_digest(region) != ref.digest:
+    first, last = raw.find(b"\n"), raw.rfind(b"\n")
+    region = memoryview(raw)[first + 1 : last] if 0 <= first < last else None
+    if region is None or region_digest(region) != ref.digest:
         raise CorruptObject("segment content does not match its digest", session_id=session_id, key=key)
     document = _document(raw, kind="segment", key=key, session_id=session_id)
     messages = document.get("messages")

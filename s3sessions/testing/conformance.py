@@ -50,9 +50,9 @@ def clock() -> SettableClock:
     return SettableClock()
 
 
-def turn(index: int, *, tool: bool = False) -> list[dict[str, Any]]:
+def turn(index: int, *, tool: bool = False) -> list[Any]:
     """One turn: a user question, an optional tool call and result, an answer."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": f"question {index}: " + "why? " * 10}]
+    messages: list[Any] = [{"role": "user", "content": f"question {index}: " + "why? " * 10}]
     if tool:
         messages += [
             {"role": "assistant", "content": [{"type": "tool_use", "id": f"t{index}", "name": "read", "input": {}}]},
@@ -71,7 +71,7 @@ async def saved_session(manager: Any, turns: int = 3, **metadata: Any) -> Sessio
     return session
 
 
-async def test_save_then_resume_roundtrips_everything(manager):
+async def test_save_then_resume_roundtrips_everything(manager: Any) -> None:
     session = Session(
         metadata=SessionMetadata(agent_name="coder", name="Refactor ✓", tags=["a"], total_tokens=42),
         messages=[{"role": "system", "content": "be brief"}, *turn(0), *turn(1, tool=True)],
@@ -86,7 +86,7 @@ async def test_save_then_resume_roundtrips_everything(manager):
     assert loaded.metadata == session.metadata
 
 
-async def test_an_agent_loop_saves_one_object_repeatedly(manager, clock):
+async def test_an_agent_loop_saves_one_object_repeatedly(manager: Any, clock: SettableClock) -> None:
     session = Session()
     stamps = []
     for index in range(12):
@@ -98,28 +98,28 @@ async def test_an_agent_loop_saves_one_object_repeatedly(manager, clock):
     assert (await manager.resume(session.id)).messages == session.messages
 
 
-async def test_turn_count_is_derived_never_trusted(manager):
+async def test_turn_count_is_derived_never_trusted(manager: Any) -> None:
     session = Session(messages=turn(0), metadata=SessionMetadata(turn_count=99))
     await manager.save(session)
     assert session.metadata.turn_count == 1
     assert (await manager.resume(session.id)).metadata.turn_count == 1
 
 
-async def test_editing_an_old_message_is_saved(manager):
+async def test_editing_an_old_message_is_saved(manager: Any) -> None:
     session = await saved_session(manager, turns=6)
     session.messages[1] = {"role": "assistant", "content": "corrected"}
     await manager.save(session)
     assert (await manager.resume(session.id)).messages[1] == {"role": "assistant", "content": "corrected"}
 
 
-async def test_replacing_history_with_a_shorter_one_is_saved(manager):
+async def test_replacing_history_with_a_shorter_one_is_saved(manager: Any) -> None:
     session = await saved_session(manager, turns=6)
     session.messages[:] = session.messages[:3]
     await manager.save(session)
     assert (await manager.resume(session.id)).messages == session.messages
 
 
-async def test_list_is_newest_first_with_ties_by_id(manager, clock):
+async def test_list_is_newest_first_with_ties_by_id(manager: Any, clock: SettableClock) -> None:
     first = await saved_session(manager, turns=1)
     second = await saved_session(manager, turns=1)
     clock.now += 100
@@ -135,11 +135,11 @@ async def test_list_is_newest_first_with_ties_by_id(manager, clock):
     assert [m.id for m in (await manager.list())[:2]] == ["tie-a", "tie-b"]
 
 
-async def test_list_of_an_empty_store(manager):
+async def test_list_of_an_empty_store(manager: Any) -> None:
     assert await manager.list() == []
 
 
-async def test_fork_copies_and_then_diverges(manager):
+async def test_fork_copies_and_then_diverges(manager: Any) -> None:
     source = await saved_session(manager, turns=5, name="main line", tags=["x"])
     fork = await manager.fork(source.id)
     assert fork.id != source.id
@@ -161,7 +161,7 @@ async def test_fork_copies_and_then_diverges(manager):
     assert {m.id for m in await manager.list()} >= {source.id, fork.id, named.id, unnamed.id}
 
 
-async def test_fork_of_a_fork_and_delete_of_the_parent(manager):
+async def test_fork_of_a_fork_and_delete_of_the_parent(manager: Any) -> None:
     source = await saved_session(manager, turns=4)
     child = await manager.fork(source.id)
     grandchild = await manager.fork(child.id, "gc")
@@ -170,9 +170,10 @@ async def test_fork_of_a_fork_and_delete_of_the_parent(manager):
     assert (await manager.resume(grandchild.id)).messages == source.messages
 
 
-async def test_rewind_keeps_turns_up_to_the_index(manager):
+async def test_rewind_keeps_turns_up_to_the_index(manager: Any) -> None:
     session = await saved_session(manager, turns=6)
-    starts = [i for i, m in enumerate(session.messages) if m["role"] == "user" and isinstance(m["content"], str)]
+    messages: list[Any] = session.messages
+    starts = [i for i, m in enumerate(messages) if m["role"] == "user" and isinstance(m["content"], str)]
     rewound = await manager.rewind(session.id, 2)
     assert rewound.messages == session.messages[: starts[3]]
     assert rewound.metadata.turn_count == 3
@@ -188,7 +189,7 @@ async def test_rewind_keeps_turns_up_to_the_index(manager):
     assert zero.messages == session.messages[: starts[1]]
 
 
-async def test_rewind_then_continue_many_times(manager):
+async def test_rewind_then_continue_many_times(manager: Any) -> None:
     session = await saved_session(manager, turns=8)
     for k in (6, 3, 4, 1, 0):
         rewound = await manager.rewind(session.id, k)
@@ -199,7 +200,7 @@ async def test_rewind_then_continue_many_times(manager):
 
 
 @pytest.mark.parametrize("bad", [-1, 3, 100, True, 1.0, "1", None])
-async def test_rewind_out_of_range_is_invalid_input_and_changes_nothing(manager, bad):
+async def test_rewind_out_of_range_is_invalid_input_and_changes_nothing(manager: Any, bad: Any) -> None:
     session = await saved_session(manager, turns=3)
     with pytest.raises(InvalidInput, match="turn index"):
         await manager.rewind(session.id, bad)
@@ -207,14 +208,14 @@ async def test_rewind_out_of_range_is_invalid_input_and_changes_nothing(manager,
     assert loaded.messages == session.messages and loaded.metadata.version == session.metadata.version
 
 
-async def test_rewind_of_a_session_without_turns(manager):
+async def test_rewind_of_a_session_without_turns(manager: Any) -> None:
     session = Session(messages=[{"role": "system", "content": "s"}])
     await manager.save(session)
     with pytest.raises(InvalidInput, match="no turns yet"):
         await manager.rewind(session.id, 0)
 
 
-async def test_tag_adds_as_a_set_union_in_order(manager):
+async def test_tag_adds_as_a_set_union_in_order(manager: Any) -> None:
     session = await saved_session(manager, turns=1, tags=["a"])
     assert (await manager.tag(session.id, ["b", "a", "c"])).tags == ["a", "b", "c"]
     assert (await manager.tag(session.id, ["c"])).tags == ["a", "b", "c"]
@@ -228,7 +229,7 @@ async def test_tag_adds_as_a_set_union_in_order(manager):
     assert (await manager.resume(session.id)).metadata.tags == ["a", "b", "c"]
 
 
-async def test_rename(manager):
+async def test_rename(manager: Any) -> None:
     session = await saved_session(manager, turns=1)
     renamed = await manager.rename(session.id, "new name ✓")
     assert renamed.name == "new name ✓" and renamed.updated_at > session.metadata.updated_at
@@ -238,7 +239,7 @@ async def test_rename(manager):
             await manager.rename(session.id, bad)
 
 
-async def test_metadata_edits_change_updated_at_and_version(manager):
+async def test_metadata_edits_change_updated_at_and_version(manager: Any) -> None:
     session = await saved_session(manager, turns=1)
     tagged = await manager.tag(session.id, ["x"])
     renamed = await manager.rename(session.id, "n")
@@ -246,7 +247,7 @@ async def test_metadata_edits_change_updated_at_and_version(manager):
     assert len({session.metadata.version, tagged.version, renamed.version}) == 3
 
 
-async def test_a_stale_copy_conflicts_and_changes_nothing(manager):
+async def test_a_stale_copy_conflicts_and_changes_nothing(manager: Any) -> None:
     session = await saved_session(manager, turns=2)
     stale = await manager.resume(session.id)
     session.messages.extend(turn(5))
@@ -257,7 +258,7 @@ async def test_a_stale_copy_conflicts_and_changes_nothing(manager):
     assert (await manager.resume(session.id)).messages == session.messages
 
 
-async def test_a_stale_copy_merges_over_metadata_only_changes(manager):
+async def test_a_stale_copy_merges_over_metadata_only_changes(manager: Any) -> None:
     session = await saved_session(manager, turns=2)
     await manager.tag(session.id, ["reviewed"])
     await manager.rename(session.id, "renamed meanwhile")
@@ -269,7 +270,7 @@ async def test_a_stale_copy_merges_over_metadata_only_changes(manager):
     assert session.metadata.tags == ["reviewed"]  # the caller's copy is refreshed in place
 
 
-async def test_a_stale_copy_conflicts_after_a_rewind(manager):
+async def test_a_stale_copy_conflicts_after_a_rewind(manager: Any) -> None:
     session = await saved_session(manager, turns=4)
     await manager.rewind(session.id, 1)
     session.messages.extend(turn(9))
@@ -277,14 +278,14 @@ async def test_a_stale_copy_conflicts_after_a_rewind(manager):
         await manager.save(session)
 
 
-async def test_creating_an_existing_id_conflicts(manager):
+async def test_creating_an_existing_id_conflicts(manager: Any) -> None:
     await manager.save(Session(metadata=SessionMetadata(id="fixed")))
     with pytest.raises(ConflictError):
         await manager.save(Session(metadata=SessionMetadata(id="fixed"), messages=turn(0)))
     assert (await manager.resume("fixed")).messages == []
 
 
-async def test_delete_removes_the_session_everywhere(manager):
+async def test_delete_removes_the_session_everywhere(manager: Any) -> None:
     session = await saved_session(manager, turns=5)
     keep = await saved_session(manager, turns=1)
     await manager.delete(session.id)
@@ -300,7 +301,7 @@ async def test_delete_removes_the_session_everywhere(manager):
     assert session.id in {m.id for m in await manager.list()}
 
 
-async def test_saving_a_deleted_session_is_not_found(manager):
+async def test_saving_a_deleted_session_is_not_found(manager: Any) -> None:
     session = await saved_session(manager, turns=1)
     await manager.delete(session.id)
     session.messages.extend(turn(2))
@@ -309,7 +310,7 @@ async def test_saving_a_deleted_session_is_not_found(manager):
 
 
 @pytest.mark.parametrize("operation", ["resume", "delete", "fork", "rewind", "tag", "rename"])
-async def test_unknown_ids_are_not_found(manager, operation):
+async def test_unknown_ids_are_not_found(manager: Any, operation: Any) -> None:
     arguments = {"rewind": (0,), "tag": (["x"],), "rename": ("n",)}.get(operation, ())
     with pytest.raises(SessionNotFound) as raised:
         await getattr(manager, operation)("no-such-session", *arguments)
@@ -318,7 +319,7 @@ async def test_unknown_ids_are_not_found(manager, operation):
 
 @pytest.mark.parametrize("bad_id", ["", "..", "a/b", "../../etc", "x" * 201, "tab\there"])
 @pytest.mark.parametrize("operation", ["resume", "delete", "fork", "rewind", "tag", "rename"])
-async def test_invalid_ids_are_invalid_input(manager, operation, bad_id):
+async def test_invalid_ids_are_invalid_input(manager: Any, operation: Any, bad_id: Any) -> None:
     arguments = {"rewind": (0,), "tag": (["x"],), "rename": ("n",)}.get(operation, ())
     with pytest.raises(InvalidInput) as raised:
         await getattr(manager, operation)(bad_id, *arguments)
@@ -329,7 +330,7 @@ async def test_invalid_ids_are_invalid_input(manager, operation, bad_id):
     "bad_message",
     [b"raw bytes", float("nan"), {"when": object()}, {"a": float("inf")}],
 )
-async def test_non_json_messages_are_invalid_input_and_store_nothing(manager, bad_message):
+async def test_non_json_messages_are_invalid_input_and_store_nothing(manager: Any, bad_message: Any) -> None:
     session = await saved_session(manager, turns=1)
     before = await manager.resume(session.id)
     session.messages.append(bad_message)
@@ -338,26 +339,26 @@ async def test_non_json_messages_are_invalid_input_and_store_nothing(manager, ba
     after = await manager.resume(session.id)
     assert after.messages == before.messages and after.metadata.version == before.metadata.version
     fresh = Session()
-    fresh.state = {"x": {1, 2}}  # type: ignore[assignment]
+    fresh.state = {"x": {1, 2}}  # type: ignore[dict-item]
     with pytest.raises(InvalidInput):
         await manager.save(fresh)
     with pytest.raises(SessionNotFound):
         await manager.resume(fresh.id)
 
 
-async def test_invalid_values_are_named_by_position_and_session(manager):
+async def test_invalid_values_are_named_by_position_and_session(manager: Any) -> None:
     session = Session(metadata=SessionMetadata(id="named"), messages=[*turn(0), {"role": "user", "x": float("nan")}])
     with pytest.raises(InvalidInput, match=r"messages\[2\]: value is not JSON") as raised:
         await manager.save(session)
     assert "'named'" in str(raised.value)
     session.messages.pop()
-    session.state = {"ok": [1, {"bad": b"bytes"}]}
+    session.state = {"ok": [1, {"bad": b"bytes"}]}  # type: ignore[dict-item]
     with pytest.raises(InvalidInput, match=r"^state: value is not JSON.*bytes") as raised:
         await manager.save(session)
     assert "'named'" in str(raised.value)
 
 
-async def test_created_at_is_kept_from_the_caller_on_create(manager):
+async def test_created_at_is_kept_from_the_caller_on_create(manager: Any) -> None:
     session = Session(metadata=SessionMetadata(created_at=1_600_000_000), messages=turn(0))
     await manager.save(session)
     assert session.metadata.created_at == 1_600_000_000
@@ -367,12 +368,12 @@ async def test_created_at_is_kept_from_the_caller_on_create(manager):
     assert (await manager.resume(session.id)).metadata.created_at == 1_600_000_000
 
 
-async def test_save_refuses_what_is_not_a_session(manager):
+async def test_save_refuses_what_is_not_a_session(manager: Any) -> None:
     with pytest.raises(InvalidInput, match="takes a Session"):
-        await manager.save({"metadata": {}})  # type: ignore[arg-type]
+        await manager.save({"metadata": {}})
 
 
-async def test_fork_name_validation_and_long_names(manager):
+async def test_fork_name_validation_and_long_names(manager: Any) -> None:
     session = await saved_session(manager, turns=1, name="n" * 256)
     fork = await manager.fork(session.id)
     assert fork.name is not None and len(fork.name) == 256 and fork.name.endswith(" (fork)")
@@ -380,7 +381,7 @@ async def test_fork_name_validation_and_long_names(manager):
         await manager.fork(session.id, "")
 
 
-async def test_large_state_and_unicode_roundtrip(manager):
+async def test_large_state_and_unicode_roundtrip(manager: Any) -> None:
     session = Session(state={"blob": "ü" * 50_000, "list": list(range(1000))}, messages=turn(0))
     await manager.save(session)
     assert (await manager.resume(session.id)).state == session.state
@@ -401,7 +402,7 @@ async def _sessions_for_paging(manager: Any, clock: SettableClock) -> list[Sessi
     return made
 
 
-async def test_pages_walk_every_session_newest_first_without_repeats(manager, clock):
+async def test_pages_walk_every_session_newest_first_without_repeats(manager: Any, clock: SettableClock) -> None:
     made = await _sessions_for_paging(manager, clock)
     seen: list[str] = []
     cursor = None
@@ -416,7 +417,7 @@ async def test_pages_walk_every_session_newest_first_without_repeats(manager, cl
     assert [metadata.id for metadata in await manager.list()] == seen
 
 
-async def test_a_page_larger_than_the_store_has_no_next_cursor(manager, clock):
+async def test_a_page_larger_than_the_store_has_no_next_cursor(manager: Any, clock: SettableClock) -> None:
     made = await _sessions_for_paging(manager, clock)
     page = await manager.list_page(100)
     assert [metadata.id for metadata in page.sessions] == [session.id for session in reversed(made)]
@@ -424,7 +425,7 @@ async def test_a_page_larger_than_the_store_has_no_next_cursor(manager, clock):
     assert len((await manager.list_page(5)).sessions) == 5
 
 
-async def test_pages_filter_by_tag_and_agent(manager, clock):
+async def test_pages_filter_by_tag_and_agent(manager: Any, clock: SettableClock) -> None:
     made = await _sessions_for_paging(manager, clock)
     even = [s.id for s in reversed(made) if "even" in s.metadata.tags]
     first = await manager.list_page(2, tag="even")
@@ -439,7 +440,7 @@ async def test_pages_filter_by_tag_and_agent(manager, clock):
     assert (await manager.list_page(10, tag="nobody")).sessions == []
 
 
-async def test_a_page_follows_an_update_to_the_front(manager, clock):
+async def test_a_page_follows_an_update_to_the_front(manager: Any, clock: SettableClock) -> None:
     made = await _sessions_for_paging(manager, clock)
     clock.now += 10
     await manager.rename(made[0].id, "bumped")
@@ -451,7 +452,7 @@ async def test_a_page_follows_an_update_to_the_front(manager, clock):
 @pytest.mark.parametrize(
     ("limit", "cursor"), [(0, None), (1001, None), (True, None), (10, "garbage"), (10, "1~../../etc"), (10, 5)]
 )
-async def test_bad_page_requests_are_invalid_input(manager, limit, cursor):
+async def test_bad_page_requests_are_invalid_input(manager: Any, limit: Any, cursor: Any) -> None:
     with pytest.raises(InvalidInput):
         await manager.list_page(limit, cursor)
 
@@ -459,7 +460,7 @@ async def test_bad_page_requests_are_invalid_input(manager, limit, cursor):
 # ---------------------------------------------------------------------------------------- partial resume
 
 
-async def test_resume_last_turns_returns_those_turns_and_says_what_it_left_out(manager):
+async def test_resume_last_turns_returns_those_turns_and_says_what_it_left_out(manager: Any) -> None:
     session = await saved_session(manager, turns=8)
     full = await manager.resume(session.id)
     partial = await manager.resume(session.id, last_turns=3)
@@ -474,7 +475,7 @@ async def test_resume_last_turns_returns_those_turns_and_says_what_it_left_out(m
         await manager.resume(session.id, last_turns=-1)
 
 
-async def test_a_partial_session_saves_without_dropping_what_it_left_out(manager):
+async def test_a_partial_session_saves_without_dropping_what_it_left_out(manager: Any) -> None:
     session = await saved_session(manager, turns=8)
     partial = await manager.resume(session.id, last_turns=2)
     partial.messages.extend(turn(8))
@@ -491,7 +492,7 @@ async def test_a_partial_session_saves_without_dropping_what_it_left_out(manager
 # ------------------------------------------------------------------------------------------------ update
 
 
-async def test_update_creates_then_applies_and_retries_lost_races(manager):
+async def test_update_creates_then_applies_and_retries_lost_races(manager: Any) -> None:
     def append(number: int) -> Any:
         return lambda session: session.messages.extend(turn(number))
 
@@ -504,7 +505,7 @@ async def test_update_creates_then_applies_and_retries_lost_races(manager):
     assert questions == sorted(turn(n)[0]["content"] for n in range(9))
 
 
-async def test_update_runs_coroutine_functions_and_refuses_bad_attempts(manager):
+async def test_update_runs_coroutine_functions_and_refuses_bad_attempts(manager: Any) -> None:
     async def apply(session: Session) -> None:
         session.messages.extend(turn(0))
 
@@ -516,7 +517,7 @@ async def test_update_runs_coroutine_functions_and_refuses_bad_attempts(manager)
 # ------------------------------------------------------------------------------------------------- times
 
 
-async def test_times_have_milliseconds_and_never_run_ahead_of_the_clock(manager, clock):
+async def test_times_have_milliseconds_and_never_run_ahead_of_the_clock(manager: Any, clock: SettableClock) -> None:
     session = Session(messages=turn(0))
     clock.now = 1_700_000_000.25
     await manager.save(session)
@@ -531,6 +532,6 @@ async def test_times_have_milliseconds_and_never_run_ahead_of_the_clock(manager,
 
 
 @pytest.mark.parametrize("bad", [-1, 10**11, float("nan"), "yesterday", True])
-async def test_created_at_out_of_range_is_invalid_input(bad):
+async def test_created_at_out_of_range_is_invalid_input(bad: Any) -> None:
     with pytest.raises(InvalidInput, match="created_at"):
         SessionMetadata(created_at=bad)
