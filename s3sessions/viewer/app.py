@@ -6,6 +6,7 @@
 ``GET /session/ID``                     a session; ``page`` (1-based); ``turn=K`` and ``fork=FORK_ID``
                                         redirect to the page where turn K starts or where that fork diverged
 ``GET /session/ID/message/N``           message N whole, and its stored JSON
+``GET /session/ID/message/N.json``      message N's stored JSON, as a download
 ``GET /compare/FORK_ID``                a fork beside its parent from where they part; ``page``
 ``GET /static/NAME``                    the stylesheet, the script and the icon shipped in the package
 ======================================  ==================================================================
@@ -16,6 +17,7 @@ change anything; `ReadOnlySessions` wraps a manager so that even its other metho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,7 +30,7 @@ from .compare import CompareView, compare_page
 from .lineage import SessionReader, Snapshot, all_sessions, family_tree, forks_by_parent, shared_cut
 from .markup import Markup
 from .messages import parse_message
-from .pages import ListView, error_page, list_page, message_page, query_path
+from .pages import ListView, MessageView, error_page, list_page, message_page, query_path
 from .render import session_path
 from .transcript import SessionView, page_of_message, page_of_turn, session_page, turn_of
 
@@ -140,9 +142,10 @@ class ViewerApp:
         if len(parts) == 2 and parts[0] == "session" and parts[1]:
             return self._session(parts[1], query)
         if len(parts) == 4 and parts[0] == "session" and parts[2] == "message" and parts[1]:
-            if not parts[3].isdigit() or len(parts[3]) > 9:
+            number, download = parts[3].removesuffix(".json"), parts[3].endswith(".json")
+            if not number.isdigit() or len(number) > 9:
                 raise InvalidInput(f"no message {parts[3][:40]!r}: messages are numbered from 0")
-            return self._message(parts[1], int(parts[3]))
+            return self._message(parts[1], int(number), download=download)
         if len(parts) == 2 and parts[0] == "compare" and parts[1]:
             return self._compare(parts[1], _number(query, "page", 1))
         return _html(404, error_page(self.location, "Not found", f"no page at {path[:200]}"))
@@ -206,17 +209,21 @@ class ViewerApp:
         )
         return _html(200, session_page(self.location, view))
 
-    def _message(self, session_id: str, index: int) -> Response:
+    def _message(self, session_id: str, index: int, *, download: bool) -> Response:
         session = self._run(self._reader.resume(session_id))
-        if index >= len(session.messages):
-            detail = f"session {session.id} has {len(session.messages)} message(s); there is no message {index}"
+        count = len(session.messages)
+        if index >= count:
+            detail = f"session {session.id} has {count} message(s); there is no message {index}"
             return _html(404, error_page(self.location, "Not found", detail))
         raw = session.messages[index]
+        if download:  # an attachment: the browser saves it and never renders it
+            body = json.dumps(raw, indent=2, ensure_ascii=False).encode("utf-8")
+            disposition = f'attachment; filename="{session.id}-message-{index}.json"'
+            return Response(200, body, "application/json; charset=utf-8", headers={"Content-Disposition": disposition})
         turn = turn_of(turn_starts(session.messages), index)
-        page = message_page(
-            self.location, session.metadata, parse_message(raw), raw, index, len(session.messages), turn
-        )
-        return _html(200, page)
+        page = page_of_message(index, count)
+        view = MessageView(session.metadata, parse_message(raw), raw, index, count, page, turn)
+        return _html(200, message_page(self.location, view))
 
     def _compare(self, fork_id: str, page: int) -> Response:
         fork = self._run(self._reader.resume(fork_id))

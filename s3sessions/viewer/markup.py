@@ -14,13 +14,17 @@ import re
 from collections.abc import Iterable, Mapping
 
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
-_VOID = frozenset({"br", "hr", "img", "input", "link", "meta"})
+_VOID = frozenset({"br", "hr", "img", "input", "link", "meta", "wbr"})
 _FORBIDDEN_ATTRIBUTES = frozenset(
     {"style", "srcdoc", "srcset", "formaction", "action", "poster", "data", "ping", "background", "manifest", "xmlns"}
 )
 _URL_ATTRIBUTES = frozenset({"href", "src"})
 IMAGE_DATA_URI = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]*={0,2}")
 """The only ``data:`` URIs a page may hold: raster images with canonical base64 (no SVG, no script)."""
+
+BREAK_EVERY = 64
+"""`breakable` lets a line break after this many characters without a space."""
+_LONG_RUN = re.compile(rf"\S{{{BREAK_EVERY}}}")
 
 AttributeValue = str | int | bool | None
 
@@ -41,6 +45,22 @@ def escape(value: object) -> Markup:
 def join(parts: Iterable[Markup | str]) -> Markup:
     """Returns the parts one after the other, escaping those that are not markup."""
     return Markup("".join(escape(part) for part in parts))
+
+
+def breakable(text: str) -> Markup:
+    """Returns ``text`` escaped, with a ``<wbr>`` after every `BREAK_EVERY` characters that hold no space.
+
+    Browsers lay out one long unbroken run (a base64 blob, a minified file) very slowly when they may break it
+    anywhere: 50,000 such characters took Chromium 5 seconds, 2 million froze it. With a break opportunity
+    every 64 characters, 2 million take 2 seconds. Copied text is unchanged: ``<wbr>`` adds no character.
+    """
+    parts: list[str] = []
+    start = 0
+    for match in _LONG_RUN.finditer(text):
+        parts += [html.escape(text[start : match.end()], quote=True), "<wbr>"]
+        start = match.end()
+    parts.append(html.escape(text[start:], quote=True))
+    return Markup("".join(parts))
 
 
 def _check_url(name: str, tag: str, value: str) -> None:
@@ -99,4 +119,4 @@ def stylesheet(path: str) -> Markup:
     return element("link", {"rel": "stylesheet", "href": path})
 
 
-__all__ = ["IMAGE_DATA_URI", "Markup", "element", "escape", "join", "script", "stylesheet"]
+__all__ = ["BREAK_EVERY", "IMAGE_DATA_URI", "Markup", "breakable", "element", "escape", "join", "script", "stylesheet"]

@@ -14,7 +14,17 @@ from s3sessions import SessionMetadata
 
 from .markup import Markup, element, join, script, stylesheet
 from .messages import Message
-from .render import FULL, human_size, message_html, message_path, pretty_json, session_path, timestamp
+from .render import (
+    MESSAGE_LIMITS,
+    clipped,
+    human_size,
+    message_html,
+    message_json_path,
+    message_path,
+    pretty_json,
+    session_path,
+    timestamp,
+)
 
 STATIC_VERSION = "1"
 """Bumped when the static files change, so a browser never mixes an old script with a new page."""
@@ -177,35 +187,47 @@ def list_page(location: str, view: ListView) -> Markup:
     )
 
 
-def message_page(
-    location: str, metadata: SessionMetadata, message: Message, raw: object, index: int, count: int, turn: int | None
-) -> Markup:
-    """Returns one message whole: every block uncut, and the stored JSON."""
+@dataclass(frozen=True)
+class MessageView:
+    """One message of a session: where it is (index, transcript page, turn) and what it holds."""
+
+    metadata: SessionMetadata
+    message: Message
+    raw: object
+    index: int
+    count: int
+    page: int
+    turn: int | None
+
+
+def message_page(location: str, view: MessageView) -> Markup:
+    """Returns one message with every block (up to `MESSAGE_LIMITS`), and the stored JSON."""
+    metadata, index, count = view.metadata, view.index, view.count
+    in_transcript = query_path(session_path(metadata.id), page=view.page) + f"#m-{index}"
+    where = f"turn {view.turn}" if view.turn is not None else "before turn 0"
     links: list[Markup | str] = [element("a", {"href": session_path(metadata.id)}, session_label(metadata))]
-    if turn is not None:
-        links += [
-            " · ",
-            element("a", {"href": query_path(session_path(metadata.id), turn=turn) + f"#m-{index}"}, f"turn {turn}"),
-        ]
+    links += [" · ", element("a", {"class": "in-transcript", "href": in_transcript}, f"{where} in the transcript")]
     if index > 0:
         links += [" · ", element("a", {"class": "prev", "href": message_path(metadata.id, index - 1)}, "← previous")]
     if index + 1 < count:
         links += [" · ", element("a", {"class": "next", "href": message_path(metadata.id, index + 1)}, "next →")]
-    stored = element(
-        "details", {"class": "raw"}, element("summary", {}, "stored JSON"), element("pre", {}, pretty_json(raw))
-    )
+    download = message_json_path(metadata.id, index)
+    links += [" · ", element("a", {"class": "download", "href": download}, "download JSON")]
+    raw = clipped(pretty_json(view.raw), MESSAGE_LIMITS.text_chars, download, "json", tag="pre")
+    stored = element("details", {"class": "raw"}, element("summary", {}, "stored JSON"), raw)
     return layout(
         f"message {index}",
         location,
         element("h1", {}, f"Message {index} of {count}"),
         element("nav", {"class": "crumbs"}, *links),
-        message_html(message, session_id=metadata.id, index=index, limits=FULL),
+        message_html(view.message, session_id=metadata.id, index=index, limits=MESSAGE_LIMITS, whole=download),
         stored,
     )
 
 
 __all__ = [
     "ListView",
+    "MessageView",
     "error_page",
     "layout",
     "lineage_marker",

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .markup import Markup, element, join
+from .markup import Markup, breakable, element, join
 from .messages import Block, Image, Message, Other, Text, ToolCall, ToolResult
 
 PREVIEW_CHARS = 120
@@ -28,8 +28,8 @@ class Limits:
 
 TRANSCRIPT_LIMITS = Limits(text_chars=20_000, blocks=100)
 """A transcript page: enough to read, small enough that a page of messages stays fast."""
-FULL = Limits(text_chars=None, blocks=None)
-"""A message's own page: everything."""
+MESSAGE_LIMITS = Limits(text_chars=500_000, blocks=None)
+"""A message's own page: every block, each up to half a million characters (the JSON download has the rest)."""
 
 
 def session_path(session_id: str, suffix: str = "") -> str:
@@ -40,6 +40,11 @@ def session_path(session_id: str, suffix: str = "") -> str:
 def message_path(session_id: str, index: int) -> str:
     """Returns the path of one message's own page."""
     return session_path(session_id, f"/message/{index}")
+
+
+def message_json_path(session_id: str, index: int) -> str:
+    """Returns the path that downloads one message's stored JSON."""
+    return session_path(session_id, f"/message/{index}.json")
 
 
 def human_size(size: int) -> str:
@@ -78,15 +83,14 @@ def _preview(text: str) -> str:
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
-def _clipped(text: str, limit: int | None, full_path: str | None, css: str) -> Markup:
-    """Returns ``text`` in a block of class ``css``, cut at ``limit`` with a link to the whole message."""
+def clipped(text: str, limit: int | None, whole: str | None, css: str, tag: str = "div") -> Markup:
+    """Returns ``text`` in a ``tag`` of class ``css``, cut at ``limit`` with a link to ``whole``."""
     if limit is None or len(text) <= limit:
-        return element("div", {"class": css}, text)
-    rest = f"… {len(text) - limit:,} more characters"
-    note: list[Markup | str] = [rest]
-    if full_path is not None:
-        note += [": ", element("a", {"href": full_path}, "the whole message")]
-    return join([element("div", {"class": css}, text[:limit]), element("p", {"class": "clipped"}, *note)])
+        return element(tag, {"class": css}, breakable(text))
+    note: list[Markup | str] = [f"… {len(text) - limit:,} more characters"]
+    if whole is not None:
+        note += [": ", element("a", {"href": whole}, "the whole message")]
+    return join([element(tag, {"class": css}, breakable(text[:limit])), element("p", {"class": "clipped"}, *note)])
 
 
 def _fold(css: str, badge: str, summary: list[Markup | str], body: Markup) -> Markup:
@@ -111,8 +115,8 @@ def block_html(block: Block, limits: Limits, full_path: str | None) -> Markup:
     """Returns one block as HTML; tool calls, tool results, reasoning and other JSON are folded."""
     if isinstance(block, Text):
         if not block.thinking:
-            return _clipped(block.text, limits.text_chars, full_path, "text")
-        body = _clipped(block.text, limits.text_chars, full_path, "text")
+            return clipped(block.text, limits.text_chars, full_path, "text")
+        body = clipped(block.text, limits.text_chars, full_path, "text")
         return _fold("thinking", "thinking", [" ", element("span", {"class": "preview"}, _preview(block.text))], body)
     if isinstance(block, ToolCall):
         arguments = pretty_json(block.arguments)
@@ -120,7 +124,7 @@ def block_html(block: Block, limits: Limits, full_path: str | None) -> Markup:
         if block.call_id:
             summary += [" ", element("span", {"class": "call-id"}, block.call_id)]
         summary += [" ", element("span", {"class": "preview"}, _preview(arguments))]
-        return _fold("tool-call", "tool call", summary, _clipped(arguments, limits.text_chars, full_path, "json"))
+        return _fold("tool-call", "tool call", summary, clipped(arguments, limits.text_chars, full_path, "json"))
     if isinstance(block, ToolResult):
         inner = join(block_html(item, limits, full_path) for item in block.blocks)
         summary = [" ", element("span", {"class": "call-id"}, block.call_id)] if block.call_id else []
@@ -132,7 +136,7 @@ def block_html(block: Block, limits: Limits, full_path: str | None) -> Markup:
         return _image(block)
     rendered = pretty_json(block.value)
     summary = [" ", element("span", {"class": "preview"}, _preview(rendered))]
-    return _fold("other", block.label, summary, _clipped(rendered, limits.text_chars, full_path, "json"))
+    return _fold("other", block.label, summary, clipped(rendered, limits.text_chars, full_path, "json"))
 
 
 ROLE_CLASSES = frozenset({"user", "assistant", "system", "developer", "tool"})
@@ -152,9 +156,13 @@ def message_html(
     index: int,
     limits: Limits = TRANSCRIPT_LIMITS,
     anchor_prefix: str = "m-",
+    whole: str | None = None,
 ) -> Markup:
-    """Returns one message as an ``<article>``: its number, role and shape, then its blocks."""
-    full_path = message_path(session_id, index)
+    """Returns one message as an ``<article>``: its number, role and shape, then its blocks.
+
+    What is cut links to ``whole``: by default the message's own page, which is linked from the header too.
+    """
+    full_path = whole or message_path(session_id, index)
     anchor = f"{anchor_prefix}{index}"
     role = "tool result" if message.only_tool_results and message.role != "tool" else message.role
     header: list[Markup | str] = [
@@ -166,7 +174,7 @@ def message_html(
         header += [" ", element("span", {"class": "shape", "title": "read as this message shape"}, message.shape)]
     for name, value in message.details.items():
         header += [" ", element("span", {"class": "detail", "title": name}, value)]
-    if limits != FULL:
+    if whole is None:
         header += [" ", element("a", {"class": "whole", "href": full_path}, "open")]
     blocks = message.blocks if limits.blocks is None else message.blocks[: limits.blocks]
     body = [block_html(block, limits, full_path) for block in blocks]
@@ -184,12 +192,14 @@ def message_html(
 
 
 __all__ = [
-    "FULL",
+    "MESSAGE_LIMITS",
     "TRANSCRIPT_LIMITS",
     "Limits",
     "block_html",
+    "clipped",
     "human_size",
     "message_html",
+    "message_json_path",
     "message_path",
     "pretty_json",
     "role_class",

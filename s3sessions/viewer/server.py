@@ -81,7 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", response.headers.get("Cache-Control", "no-store"))
+        headers = {"Cache-Control": "no-store", **response.headers}
+        for name, value in headers.items():
+            self.send_header(name, value)
         if response.location is not None:
             self.send_header("Location", response.location)
         self.end_headers()

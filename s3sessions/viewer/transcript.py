@@ -17,7 +17,7 @@ from .lineage import Family, Node, shared_cut
 from .markup import Markup, element
 from .messages import parse_message
 from .pages import layout, lineage_marker, query_path, session_label, tag_links
-from .render import human_size, message_html, pretty_json, session_path, timestamp
+from .render import clipped, human_size, message_html, pretty_json, session_path, timestamp
 
 MESSAGES_PER_PAGE = 200
 TURNS_PER_COMPARE_PAGE = 20
@@ -160,11 +160,8 @@ def _lineage(metadata: SessionMetadata, parent_exists: bool, family: Family) -> 
 
 
 def _json_box(title: str, value: object, css: str) -> Markup:
-    text = pretty_json(value)
-    clipped = (
-        text if len(text) <= STATE_CHARS else text[:STATE_CHARS] + f"\n… {len(text) - STATE_CHARS:,} more characters"
-    )
-    return element("details", {"class": css}, element("summary", {}, title), element("pre", {}, clipped))
+    body = clipped(pretty_json(value), STATE_CHARS, None, "json", tag="pre")
+    return element("details", {"class": css}, element("summary", {}, title), body)
 
 
 def _pager(session_id: str, page: int, pages: int, starts: list[int]) -> Markup:

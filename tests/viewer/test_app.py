@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -116,6 +117,11 @@ def test_message_pages(app, corpus):
     page = html(app, f"/session/{original}/message/2")
     assert "Message 2 of 12" in page and "stored JSON" in page and "_MutuallyExclusiveGroup" in page
     html(app, f"/session/{original}/message/12", 404)
+    download = get(app, f"/session/{original}/message/2.json")
+    assert download.status == 200 and download.content_type.startswith("application/json")
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{original}-message-2.json"'
+    assert json.loads(download.body)["content"][0]["tool_use_id"] == "toolu_01"
+    html(app, f"/session/{original}/message/x.json", 400)
 
 
 def test_compare(app, corpus):

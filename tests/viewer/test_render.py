@@ -11,8 +11,9 @@ from viewer_support import parse, unsafe_parts
 from s3sessions import Session, SessionMetadata, turn_starts
 from s3sessions.viewer.compare import BEFORE_FIRST_TURN, CompareView, compare_page, divergence, segments
 from s3sessions.viewer.lineage import Family, Node, common_prefix, family_tree, shared_cut
+from s3sessions.viewer.markup import breakable
 from s3sessions.viewer.messages import parse_message
-from s3sessions.viewer.pages import ListView, list_page, message_page
+from s3sessions.viewer.pages import ListView, MessageView, list_page, message_page
 from s3sessions.viewer.render import message_html, timestamp
 from s3sessions.viewer.transcript import MESSAGES_PER_PAGE, SessionView, page_of_turn, session_page
 
@@ -196,8 +197,8 @@ def test_hostile_list_page_is_inert(hostile):
 
 def test_every_hostile_message_page_is_inert(hostile):
     for index, raw in enumerate(hostile.messages):
-        html = message_page(LOCATION, hostile.metadata, parse_message(raw), raw, index, len(hostile.messages), 0)
-        assert unsafe_parts(html) == [], index
+        view = MessageView(hostile.metadata, parse_message(raw), raw, index, len(hostile.messages), 1, 0)
+        assert unsafe_parts(message_page(LOCATION, view)) == [], index
 
 
 def test_hostile_compare_page_is_inert(hostile):
@@ -208,13 +209,21 @@ def test_hostile_compare_page_is_inert(hostile):
     assert unsafe_parts(compare_page(LOCATION, CompareView(fork, hostile))) == []
 
 
-def test_a_huge_message_is_cut_on_the_transcript_and_whole_on_its_own_page(hostile):
+def test_a_huge_message_is_cut_on_the_transcript_and_less_on_its_own_page(hostile):
     index = next(i for i, m in enumerate(hostile.messages) if len(str(m)) > 1_000_000)
     parsed = parse_message(hostile.messages[index])
     cut = message_html(parsed, session_id=hostile.id, index=index)
     assert len(cut) < 50_000 and "more characters" in cut and f"/session/{hostile.id}/message/{index}" in cut
-    whole = message_page(LOCATION, hostile.metadata, parsed, hostile.messages[index], index, len(hostile.messages), 0)
-    assert len(whole) > 2_000_000
+    view = MessageView(hostile.metadata, parsed, hostile.messages[index], index, len(hostile.messages), 1, 0)
+    own = message_page(LOCATION, view)
+    assert 1_000_000 < len(own) < 1_200_000  # half a million characters twice (the text, the stored JSON)
+    assert f'href="/session/{hostile.id}/message/{index}.json"' in own and "more characters" in own
+
+
+def test_long_unbroken_runs_get_break_opportunities():
+    html = breakable("x" * 130 + " <b>" + "y" * 10)
+    assert html == "x" * 64 + "<wbr>" + "x" * 64 + "<wbr>" + "xx &lt;b&gt;" + "y" * 10
+    assert breakable("short words only") == "short words only"
 
 
 def test_many_blocks_are_cut_too(hostile):
