@@ -69,8 +69,9 @@ def divergence(fork: Session, parent: Session) -> Divergence:
     parent_shared = shared_cut(parent_starts, len(parent_messages), shared_turns)
     common = common_prefix(fork_messages, parent_messages)
     first_turn = shared_turns
-    if common < min(fork_shared, parent_shared):
-        differing = turn_of(fork_starts, common)
+    if common < max(fork_shared, parent_shared):  # one side rewrote or dropped part of what they shared
+        longer = fork_starts if common < len(fork_messages) else parent_starts
+        differing = turn_of(longer, common)
         first_turn = BEFORE_FIRST_TURN if differing is None else min(differing, shared_turns)
     return Divergence(fork_shared, parent_shared, common, first_turn)
 
@@ -96,7 +97,7 @@ def _summary(view: CompareView, where: Divergence) -> Markup:
     else:
         text = (
             f"The fork was made sharing {shared_turns} turn(s), but the two now agree only on their first "
-            f"{where.common:,} message(s) (one of them was rewound and went on since): compared from there."
+            f"{where.common:,} message(s) (one of them was rewound since): compared from there on."
         )
     return element(
         "p",

@@ -161,6 +161,21 @@ def test_compare_after_a_rewind_of_the_parent():
     assert "agree only on their first" in compare_page(LOCATION, CompareView(fork, rewritten))
 
 
+def test_compare_after_the_parent_was_rewound_behind_the_fork_point():
+    """As the demo leaves it: forked after 3 turns, then the parent rewound to 2: the fork's turn 2 is shown."""
+    parent = anthropic_session()
+    fork = Session(
+        metadata=SessionMetadata(id="forked", parent_id=parent.id, forked_at_turn=3), messages=list(parent.messages)
+    )
+    fork.messages += [{"role": "user", "content": "one more"}, {"role": "assistant", "content": "sure"}]
+    rewound = Session(metadata=parent.metadata, messages=parent.messages[:6])
+    where = divergence(fork, rewound)
+    assert (where.common, where.first_turn, where.intact) == (6, 2, False)
+    html = compare_page(LOCATION, CompareView(fork, rewound))
+    assert [a["data-turn"] for tag, a in parse(html).tags if tag == "section"] == ["2", "3"]
+    assert "(no turn 2)" in html and "Add a test for the group" in html and "one more" in html
+
+
 def test_segments_include_what_comes_before_turn_0():
     found = segments(
         [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}]
