@@ -111,7 +111,15 @@ def _facts(metadata: SessionMetadata, message_count: int) -> Markup:
         ("updated", timestamp(metadata.updated_at)),
         ("version", element("code", {}, metadata.version or "-")),
     ]
-    items = [element("div", {}, element("dt", {}, name), element("dd", {}, value)) for name, value in facts]
+    items = [
+        element(
+            "div",
+            {"class": "wide" if name in {"id", "version"} else None},
+            element("dt", {}, name),
+            element("dd", {}, value),
+        )
+        for name, value in facts
+    ]
     return element("dl", {"class": "facts"}, *items)
 
 

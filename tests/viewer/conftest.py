@@ -17,29 +17,13 @@ from typing import Any
 
 import pytest
 from viewer_corpus import seed, seed_hostile, seed_long
+from viewer_support import CHROMEDRIVER, CHROMIUM, start_chromium
 
 from s3sessions import InMemorySessionManager
 from s3sessions.loop_thread import LoopThread
 from s3sessions.viewer import ReadOnlySessions, ViewerApp, ViewerServer
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = os.environ.get("S3SESSIONS_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("S3SESSIONS_CHROMEDRIVER", "/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--window-size=1280,900",
-    "--lang=en-US",
-]
 
 
 def _named_explicitly(config: pytest.Config) -> bool:
@@ -108,17 +92,8 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"browser tests need a browser under CI: {problem}")
         pytest.skip(problem)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = tempfile.mkdtemp(prefix="s3sessions-viewer-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(profile)
     try:
         yield driver
     finally:

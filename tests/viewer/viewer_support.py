@@ -1,11 +1,46 @@
-"""Checks on rendered HTML: what an injection would leave behind, found with the standard library's parser."""
+"""Checks on rendered HTML (what an injection would leave behind), and starting the headless browser."""
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
+from typing import Any
 
 from s3sessions.viewer.markup import IMAGE_DATA_URI
+
+CHROMIUM = os.environ.get("S3SESSIONS_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("S3SESSIONS_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # this machine has no internet: no update, sync or metrics connections
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--lang=en-US",
+]
+
+
+def start_chromium(profile: str, width: int = 1280, height: int = 900) -> Any:
+    """Returns a selenium driver of Debian's headless chromium with a fresh profile; its console is logged."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
 
 OUR_SCRIPT = re.compile(r"/static/viewer\.js(\?v=\w+)?")
 
