@@ -26,7 +26,7 @@ from .render import (
     timestamp,
 )
 
-STATIC_VERSION = "1"
+STATIC_VERSION = "2"
 """Bumped when the static files change, so a browser never mixes an old script with a new page."""
 
 

@@ -33,7 +33,12 @@
 
   // Opening a link to a message or turn inside a folded block: unfold what holds it.
   function reveal() {
-    var id = decodeURIComponent(window.location.hash.slice(1));
+    var id = "";
+    try {
+      id = decodeURIComponent(window.location.hash.slice(1));
+    } catch (error) {
+      return; // a malformed fragment names nothing of ours
+    }
     var target = id ? document.getElementById(id) : null;
     for (var node = target; node; node = node.parentElement) {
       if (node.tagName === "DETAILS") { node.open = true; }
