@@ -21,5 +21,6 @@ echo "== mypy --strict"
 .venv/bin/mypy --strict s3sessions
 echo "== pytest (core, CLI, reliability, serverless)"
 .venv/bin/python -m pytest --ignore=tests/integrations "$@"
+./scripts/ci-viewer.sh
 echo "== framework integrations"
 ./scripts/ci-integrations.sh

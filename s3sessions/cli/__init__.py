@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import click
 
+from ..viewer.command import view
 from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
 from .embedded import demo, local_s3
@@ -50,6 +51,7 @@ for _command in (
     fsck_command,
     bucket,
     migrate,
+    view,
 ):
     cli.add_command(_command)
 
