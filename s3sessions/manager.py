@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import SessionManager
 from .engine.commit import CommitEngine
@@ -31,6 +31,10 @@ from .models import Session, SessionMetadata, SessionPage, now_seconds
 from .storage.protocol import ObjectStore
 from .storage.s3 import DEFAULT_POOL_SIZE, S3ObjectStore
 from .validation import check_name, check_session_id, check_tags, merge_tags
+
+if TYPE_CHECKING:
+    from .admin.history import HeadVersion
+    from .engine.probe import ProbeReport
 
 
 class S3SessionManager(SessionManager):
@@ -259,6 +263,28 @@ class S3SessionManager(SessionManager):
         if not isinstance(version_id, str) or not version_id or len(version_id) > 1024:
             raise InvalidInput(f"invalid version id {version_id!r}", session_id=session_id)
         return await self._edits.restore(session_id, version_id)
+
+    async def history(self, session_id: str, *, limit: int = 50) -> builtins.list[HeadVersion]:
+        """Returns the stored versions of the session's head, newest first (a bucket with versioning enabled).
+
+        S3 requests: ListObjectVersions of the head key, then a HeadObject per version shown (in parallel).
+
+        Raises:
+            SessionNotFound: the head has no stored version.
+        """
+        from .admin.history import head_history
+
+        return await head_history(self.store, self.layout.head(session_id), session_id, limit=limit)
+
+    async def check(self) -> ProbeReport:
+        """Probes the store's conditional writes on a scratch key under the prefix (what a new prefix does).
+
+        The report says each check's outcome and the dialect; ``report.safe`` is False for a store that would
+        lose updates (`s3sessions check` exits 1 then). S3 requests: about six, on one scratch key it deletes.
+        """
+        from .engine.probe import probe_store
+
+        return await probe_store(self.store, self.layout)
 
     async def reindex(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Rebuilds the index from the heads (converting a format-1 prefix); returns how many sessions it lists.

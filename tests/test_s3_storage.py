@@ -11,6 +11,7 @@ import zstandard
 from conftest import BUCKET, attach_counter
 
 from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound, StorageError
+from s3sessions.admin.fsck import fsck
 
 
 def tool_turn(index: int, size: int = 3000) -> list[dict]:
@@ -228,6 +229,7 @@ async def test_reading_an_empty_prefix_writes_nothing(s3_endpoint, s3):
         assert "typo/manifest.json.zst" in keys(s3, "typo/")
 
 
+@pytest.mark.moto_only
 async def test_access_denied_says_where_to_look(s3_endpoint, s3):
     deny = {
         "Version": "2012-10-17",
@@ -264,6 +266,7 @@ async def test_an_unreachable_endpoint_is_a_storage_error():
             await manager.resume("some-id")
 
 
+@pytest.mark.moto_only
 async def test_delete_removes_every_version_on_a_versioned_bucket(s3_endpoint, s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     async with S3SessionManager(
@@ -283,6 +286,7 @@ async def test_delete_removes_every_version_on_a_versioned_bucket(s3_endpoint, s
         assert (await manager.resume(other.id)).messages == other.messages
 
 
+@pytest.mark.moto_only
 async def test_rewind_can_be_undone_from_an_older_head_version(s3_endpoint, s3):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     async with S3SessionManager(
@@ -303,6 +307,7 @@ async def test_rewind_can_be_undone_from_an_older_head_version(s3_endpoint, s3):
         assert restored.messages == session.messages and restored.metadata.turn_count == 8
 
 
+@pytest.mark.moto_only
 async def test_sse_kms_reaches_every_write(s3_endpoint):
     async with S3SessionManager(
         bucket=BUCKET,
@@ -354,3 +359,67 @@ async def test_a_caller_may_pass_its_own_aioboto3_session_or_client(s3_endpoint)
         assert (await manager.resume(session.id)).messages == session.messages
         await manager.close()  # the caller's client stays open: closing is its owner's job
         assert (await client.list_objects_v2(Bucket=BUCKET, Prefix="own/"))["KeyCount"] > 0
+
+
+@pytest.mark.moto_only
+async def test_history_and_restore_undo_a_rewind_and_keep_the_index_right(s3_endpoint, s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    async with S3SessionManager(
+        bucket=BUCKET, prefix="hist/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
+    ) as manager:
+        session = Session()
+        for index in range(8):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        await manager.tag(session.id, ["kept"])
+        await manager.rewind(session.id, 2)
+        versions = await manager.history(session.id)
+        assert [v.turn_count for v in versions[:3]] == [3, 8, 8] and versions[0].current
+        assert [v.revision for v in versions[:3]] == [3, 2, 1]
+        restored = await manager.restore(session.id, versions[1].version_id)
+        assert restored.turn_count == 8 and restored.tags == ["kept"]
+        loaded = await manager.resume(session.id)
+        assert loaded.messages == session.messages
+        assert [(m.id, m.turn_count) for m in await manager.list()] == [(session.id, 8)]
+        # restore referenced fresh copies: the originals are orphans now, which fsck may collect safely.
+        assert (await fsck(manager, grace_seconds=0)).orphans
+        report = await fsck(manager, repair=True, grace_seconds=0)
+        assert not report.missing_segments and (await fsck(manager, grace_seconds=0)).clean
+        assert (await manager.resume(session.id)).messages == session.messages
+        # Once fsck collected the segments an old version needs, restoring it is a clear error.
+        with pytest.raises(CorruptObject, match="collected by `fsck --repair`"):
+            await manager.restore(session.id, versions[2].version_id)
+        assert (await manager.resume(session.id)).messages == session.messages
+
+
+@pytest.mark.moto_only
+def test_history_and_restore_commands(s3_endpoint, s3):
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from s3sessions.cli import cli
+
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    async def setup() -> str:
+        async with S3SessionManager(bucket=BUCKET, prefix="undo-cli/", endpoint_url=s3_endpoint) as manager:
+            session = Session()
+            for index in range(4):
+                session.messages.extend(tool_turn(index, 200))
+            await manager.save(session)
+            await manager.rewind(session.id, 0)
+            return session.id
+
+    session_id = asyncio.run(setup())
+    base = ["--bucket", BUCKET, "--prefix", "undo-cli/", "--endpoint-url", s3_endpoint]
+    runner = CliRunner()
+    listing = runner.invoke(cli, [*base, "history", session_id])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert lines[0].split()[:2] == ["version", "written"] and "(current)" in lines[1] and len(lines) == 3
+    older = lines[2].split()[0]
+    restored = runner.invoke(cli, [*base, "restore", session_id, older])
+    assert restored.exit_code == 0 and "4 turn(s)" in restored.output
+    missing = runner.invoke(cli, [*base, "restore", session_id, "no-such-version"])
+    assert missing.exit_code == 1 and "no version 'no-such-version'" in missing.output

@@ -17,6 +17,7 @@ from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
 from .embedded import demo, local_s3
 from .fsck import fsck_command
+from .inspect import check, history, restore
 from .migrate import migrate
 from .options import Settings, connection_options
 
@@ -49,6 +50,9 @@ for _command in (
     remove,
     reindex,
     fsck_command,
+    check,
+    history,
+    restore,
     bucket,
     migrate,
     view,

@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from ..errors import ConflictError
 from ..manager import S3SessionManager
-from ..models import Session, SessionMetadata
+from ..models import Session, SessionMetadata, SessionPage
 from ..validation import check_session_id, new_session_id
 from .options import Settings, connection_options, json_option, one_line, pass_settings, run, translated_errors
-from .progress import HeadProgress
+from .progress import HeadProgress, PageProgress
 from .render import DEFAULT_BLOCK_CHARS, metadata_json, session_table, transcript
 
 session_options = connection_options(from_environment=False)
@@ -27,30 +27,78 @@ def _label(metadata: SessionMetadata) -> str:
     return metadata.id + (f" ({metadata.name})" if metadata.name else "")
 
 
+LS_PAGE = 50
+"""Sessions `ls` shows unless asked for more (one round trip of LISTs)."""
+
+
 @click.command("ls")
 @session_options
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only sessions with this tag (repeat: all of them).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=LS_PAGE, show_default=True, help="Sessions per page.")
+@click.option("--all", "everything", is_flag=True, help="Every session, page after page (progress on stderr).")
+@click.option("--cursor", default=None, help="Start after this position (the hint a previous page printed).")
+@click.option("--tag", default=None, metavar="TAG", help="Only sessions with this tag.")
+@click.option("--agent", default=None, metavar="NAME", help="Only sessions of this agent.")
 @json_option
 @pass_settings
-def list_sessions(settings: Settings, tags: tuple[str, ...], as_json: bool) -> None:
-    """Lists sessions, newest first: id, name, tags, turns, last update and size of the messages."""
-    listed = [metadata for metadata in run(settings, S3SessionManager.list) if set(tags) <= set(metadata.tags)]
+def list_sessions(
+    settings: Settings,
+    limit: int,
+    everything: bool,
+    cursor: str | None,
+    tag: str | None,
+    agent: str | None,
+    as_json: bool,
+) -> None:
+    """Lists sessions, newest first: id, name, tags, turns, last update and size of the messages.
+
+    Shows one page (50 by default) and, when there are more, the command that shows the next.
+    """
+    reporter = PageProgress()
+
+    async def listing(manager: S3SessionManager) -> SessionPage:
+        if not everything:
+            return await manager.list_page(limit, cursor, tag=tag, agent_name=agent)
+        listed: list[SessionMetadata] = []
+        position = cursor
+        while True:
+            page = await manager.list_page(1000, position, tag=tag, agent_name=agent)
+            listed += page.sessions
+            reporter(len(listed), done=page.next_cursor is None)
+            if page.next_cursor is None:
+                return SessionPage(sessions=listed)
+            position = page.next_cursor
+
+    page = run(settings, listing)
     if as_json:
-        click.echo(json.dumps([metadata_json(metadata) for metadata in listed], indent=2, ensure_ascii=False))
-    elif listed:
-        click.echo(session_table(listed))
+        click.echo(json.dumps([metadata_json(metadata) for metadata in page.sessions], indent=2, ensure_ascii=False))
+    elif page.sessions:
+        click.echo(session_table(page.sessions))
     else:
-        click.echo(f"no sessions in {settings.location}" + (f" tagged {', '.join(tags)}" if tags else ""), err=True)
+        what = (
+            " matching" + "".join(f" {k} {v!r}" for k, v in (("tag", tag), ("agent", agent)) if v)
+            if tag or agent
+            else ""
+        )
+        click.echo(
+            f"no sessions{what} in {settings.location} (is the bucket or --prefix right? `s3sessions ls --prefix P`)",
+            err=True,
+        )
+    if page.next_cursor is not None:
+        more = f"s3sessions ls --cursor {page.next_cursor}" + (f" --limit {limit}" if limit != LS_PAGE else "")
+        click.echo(f"more: {more}   (or --all)", err=True)
 
 
 @click.command()
 @session_options
 @click.argument("session_id", metavar="ID")
 @click.option("--full", is_flag=True, help="Show every message in full (long ones are cut by default).")
+@click.option(
+    "--last", "last_turns", type=click.IntRange(min=0), default=None, metavar="K", help="Only the last K turns."
+)
 @pass_settings
-def show(settings: Settings, session_id: str, full: bool) -> None:
+def show(settings: Settings, session_id: str, full: bool, last_turns: int | None) -> None:
     """Prints a session as a readable transcript, with turn and message numbers."""
-    session = run(settings, lambda manager: manager.resume(session_id))
+    session = run(settings, lambda manager: manager.resume(session_id, last_turns=last_turns))
     click.echo(transcript(session, limit=None if full else DEFAULT_BLOCK_CHARS))
 
 

@@ -1,4 +1,4 @@
-"""Progress of a long CLI operation (reindex), reported on stderr."""
+"""Progress of a long CLI operation (reindex, ``ls --all``), reported on stderr."""
 
 from __future__ import annotations
 
@@ -32,4 +32,22 @@ class HeadProgress:
         if self.is_terminal:
             click.echo(f"\r{text}", err=True, nl=done >= total)
         else:
+            click.echo(text, err=True)
+
+
+class PageProgress:
+    """Reports ``ls: N sessions listed`` on stderr while ``ls --all`` walks pages (after the first page only)."""
+
+    def __init__(self) -> None:
+        self._pages = 0
+        self._terminal = sys.stderr.isatty()
+
+    def __call__(self, listed: int, *, done: bool) -> None:
+        self._pages += 1
+        if self._pages == 1 and done:
+            return  # one page: nothing worth reporting
+        text = f"ls: {listed} sessions listed ({self._pages} pages)"
+        if self._terminal:
+            click.echo(f"\r{text}", err=True, nl=done)
+        elif done or self._pages % 10 == 0:
             click.echo(text, err=True)

@@ -170,8 +170,15 @@ def transcript(session: Session, *, limit: int | None = DEFAULT_BLOCK_CHARS) -> 
         lines.append(f"  forked from {metadata.parent_id} after {metadata.forked_at_turn} turn(s)")
     if session.state not in (None, {}, []):
         lines.append(f"  state {_shorten(compact(session.state), limit)}")
-    starts = {start: turn for turn, start in enumerate(turn_starts(session.messages))}
-    if session.messages and 0 not in starts:
+    # A partial session (``show --last K``) numbers its messages and turns as the whole session does.
+    offset = session.omitted_messages
+    visible_starts = turn_starts(session.messages)
+    first_turn = metadata.turn_count - len(visible_starts)
+    starts = {start: first_turn + turn for turn, start in enumerate(visible_starts)}
+    if offset:
+        lines.append("")
+        lines.append(f"── {offset} earlier message(s) not shown ──")
+    elif session.messages and 0 not in starts:
         lines.append("")
         lines.append("── before the first turn ──")
     for index, message in enumerate(session.messages):
@@ -180,5 +187,5 @@ def transcript(session: Session, *, limit: int | None = DEFAULT_BLOCK_CHARS) -> 
             lines.append(f"── turn {starts[index]} ──")
         for speaker, text in message_parts(message):
             body = _shorten(text, limit).replace("\n", "\n      ")
-            lines.append(f"[{index}] {speaker}: {body}")
+            lines.append(f"[{offset + index}] {speaker}: {body}")
     return "\n".join(lines)

@@ -72,8 +72,9 @@ class ObjectStore(Protocol):
         ``max_bytes``."""
         ...
 
-    async def head(self, key: str) -> ObjectMeta:
-        """Returns the key's ETag and metadata without its body; raises ObjectMissing if absent."""
+    async def head(self, key: str, *, version_id: str | None = None) -> ObjectMeta:
+        """Returns the key's (or one version's) ETag and metadata without its body; raises ObjectMissing if
+        absent."""
         ...
 
     async def put(

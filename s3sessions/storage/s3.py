@@ -239,8 +239,9 @@ class S3ObjectStore:
         body = await self._read_body(response, key)
         return StoredObject(body=body, etag=response["ETag"], metadata=response.get("Metadata") or {})
 
-    async def head(self, key: str) -> ObjectMeta:
-        response = await self.call("head_object", key, Key=key)
+    async def head(self, key: str, *, version_id: str | None = None) -> ObjectMeta:
+        extra = {"VersionId": version_id} if version_id else {}
+        response = await self.call("head_object", key, Key=key, **extra)
         modified = response.get("LastModified")
         return ObjectMeta(
             etag=response["ETag"],

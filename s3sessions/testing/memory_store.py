@@ -143,10 +143,14 @@ class InMemoryObjectStore:
             raise after
         return result
 
-    async def head(self, key: str) -> ObjectMeta:
+    async def head(self, key: str, *, version_id: str | None = None) -> ObjectMeta:
         with self._lock:
             after = self._enter("HeadObject", key)
-            found = self._current(key)
+            if version_id is not None:
+                found = next((v for v in self._keys.get(key, []) if v.version_id == version_id), None)
+                found = found if found is not None and found.body is not None else None
+            else:
+                found = self._current(key)
             if found is None:
                 raise ObjectMissing("no such key", key=key)
             result = ObjectMeta(found.etag, dict(found.metadata), found.modified)
