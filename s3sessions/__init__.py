@@ -1,10 +1,14 @@
 """s3sessions: AI-agent conversation sessions in Amazon S3.
 
-Heads written with conditional puts, immutable zstd segments, a sharded metadata index: correct under
-concurrency, cheap in requests. ``import s3sessions`` loads no AWS SDK; the first manager call does.
+Heads written with conditional puts, immutable zstd segments, an index that is a LIST: correct under
+concurrency, cheap in requests at any number of sessions. ``import s3sessions`` loads only the error classes;
+each public name loads its module on first use, and no AWS SDK is imported until a manager makes a request
+(cold start on Lambda).
 """
 
-from .base import SessionManager
+import importlib as _importlib
+import typing as _typing
+
 from .errors import (
     AgentError,
     ConflictError,
@@ -13,11 +17,39 @@ from .errors import (
     SessionNotFound,
     StorageError,
 )
-from .manager import S3SessionManager
-from .memory import InMemorySessionManager
-from .models import Session, SessionMetadata, SessionPage
-from .sync import SyncSessionManager
-from .turns import turn_starts
+
+if _typing.TYPE_CHECKING:
+    from .base import SessionManager
+    from .manager import S3SessionManager
+    from .memory import InMemorySessionManager
+    from .models import Session, SessionMetadata, SessionPage
+    from .sync import SyncSessionManager
+    from .turns import turn_starts
+
+_LAZY = {
+    "InMemorySessionManager": ".memory",
+    "S3SessionManager": ".manager",
+    "Session": ".models",
+    "SessionManager": ".base",
+    "SessionMetadata": ".models",
+    "SessionPage": ".models",
+    "SyncSessionManager": ".sync",
+    "turn_starts": ".turns",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 's3sessions' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AgentError",
