@@ -1,11 +1,8 @@
 """The save protocol: upload only what changed since the caller's read, then commit the head conditionally.
 
-Finding what changed costs the new turn, not the history: the caller's messages are compared with the
-manager's snapshot of what it handed out (``==`` in C, shared strings by identity), segment by segment; the
-first segment that differs, and everything after it, is new. Without a snapshot (a session built from JSON, or
-evicted from the cache) every message is encoded and compared by digest instead: the same answer, slower.
-New messages go to the inline tail; past its bound they are sealed into segments (`formats.planning`). Every
-object is encoded, and so every size limit checked, before the first request.
+What changed is found by `engine.changes` (its cost is the new turn, not the history). New messages go to the
+inline tail; past its bound they are sealed into segments (`formats.planning`). Every object is encoded, and so
+every size limit checked, before the first request.
 
 A stale copy (another writer committed since the caller's read) merges when only name/tags changed since
 (keeping the newer name/tags) and is `ConflictError` otherwise; a copy of a deleted session is `SessionNotFound`.
@@ -18,19 +15,17 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import ConflictError, InvalidInput, SessionNotFound
-from ..formats.bodies import content_digest, lines_size, ref_digest
-from ..formats.json_values import copy_containers, encode_messages, encode_value
-from ..formats.planning import Layout, NewSegment, plan_layout
-from ..formats.records import HeadRecord, SegmentRef, StoredMetadata
+from ..formats.bodies import content_digest
+from ..formats.planning import NewSegment
+from ..formats.records import HeadRecord, StoredMetadata
 from ..models import Session, SessionMetadata
-from ..turns import is_turn_start
 from ..validation import check_agent_name, check_count, check_name, check_session_id, check_tags, new_session_id
+from .changes import ChangePlanner, Plan
 from .commit import CommitEngine, Proposal
 from .heads import Content, Prior, save_head
-from .objects import HeadState, SessionObjects, Snapshot, StoredHead, TombstoneState, gather, new_upload_id
+from .objects import HeadState, SessionObjects, StoredHead, TombstoneState, gather, new_upload_id
 from .reading import metadata_of
 
 MAX_UPLOAD_AGE = 300.0
@@ -52,21 +47,6 @@ class _Attempts:
     incarnation: str
     merge_names: bool
     uploads: dict[str, _Upload] = field(default_factory=dict)
-
-
-@dataclass
-class _Plan:
-    """What a save writes over one base: the layout, the private copies for the next snapshot, the sizes."""
-
-    layout: Layout
-    snapshot: Snapshot
-    state_json: bytes
-    message_count: int
-    message_bytes: int
-
-    def tail_objects(self) -> list[Any]:
-        count = len(self.layout.tail)
-        return self.snapshot.messages[len(self.snapshot.messages) - count :] if count else []
 
 
 class SaveProtocol:
@@ -92,8 +72,7 @@ class SaveProtocol:
     ) -> None:
         self._objects = objects
         self._engine = engine
-        self._tail_bytes = tail_bytes
-        self._segment_bytes = segment_bytes
+        self._planner = ChangePlanner(objects, tail_bytes=tail_bytes, segment_bytes=segment_bytes)
         self._clock = clock
         self._monotonic = monotonic
 
@@ -111,7 +90,7 @@ class SaveProtocol:
             raise InvalidInput("a partial session (resumed with last_turns) cannot be created", session_id=session_id)
         base, merge_names = await self._base(session_id, metadata.version)
         attempts = _Attempts(new_session_id(), merge_names)
-        plans: dict[str, _Plan] = {}
+        plans: dict[str, Plan] = {}
         states: dict[str, HeadState] = {base.etag: base} if isinstance(base, HeadState) else {}
 
         async def build(prior: Prior) -> Proposal:
@@ -119,7 +98,7 @@ class SaveProtocol:
             cached = self._objects.cached(session_id)
             if cached is not None and cached.etag == prior.etag and cached.snapshot is not None:
                 state = cached
-            plan = await self._plan(session_id, session, prior, state, omitted)
+            plan = await self._planner.plan(session_id, session, prior, state, omitted)
             live = prior.head
             incarnation = live.incarnation if live is not None else attempts.incarnation
             named = {segment.digest: self._name(segment, incarnation, attempts) for segment in plan.layout.new_segments}
@@ -201,122 +180,6 @@ class SaveProtocol:
             key=self._objects.layout.head(session_id),
         )
 
-    async def _plan(
-        self, session_id: str, session: Session, prior: Prior, state: HeadState | None, omitted: int
-    ) -> _Plan:
-        base = prior.head
-        need = _first_compared(base.segments, omitted) if base is not None else 0
-        usable = state is not None and state.snapshot is not None and state.snapshot.start <= need
-        if base is not None and omitted and not usable:
-            assert state is not None
-            state = await self._read_snapshot(session_id, base, state, need)
-            usable = True
-        if usable:
-            assert state is not None
-            return self._plan_from_snapshot(session, base, state, omitted)
-        return self._plan_by_digest(session, base, session.messages)
-
-    async def _read_snapshot(self, session_id: str, base: HeadRecord, state: HeadState, need: int) -> HeadState:
-        """Reads the segments a partial save must compare with (from message ``need`` on) into a snapshot."""
-        first = 0
-        position = 0
-        for ref in base.segments:
-            if position + ref.take > need:
-                break
-            position += ref.take
-            first += 1
-        segments = await self._objects.read_segments(session_id, base.segments[first:])
-        decoded = [message for segment in segments for message in segment.messages] + list(base.tail)
-        return state.with_snapshot(Snapshot(position, decoded, base.state))
-
-    def _plan_from_snapshot(self, session: Session, base: HeadRecord | None, state: HeadState, omitted: int) -> _Plan:
-        assert state.snapshot is not None and base is not None
-        snap = state.snapshot
-        start = snap.start
-        messages = session.messages
-        logical_end = omitted + len(messages)
-        kept: list[SegmentRef] = []
-        position = 0
-        for ref in base.segments:
-            end = position + ref.take
-            if end > omitted:
-                low = max(position, omitted)
-                if (
-                    end > logical_end
-                    or messages[low - omitted : end - omitted] != snap.messages[low - start : end - start]
-                ):
-                    break
-            kept.append(ref)
-            position = end
-        rest = _logical(snap, messages, omitted, position, logical_end)
-        label_start = position
-        sealed = base.sealed_count
-        tail_count = len(base.tail)
-        if (
-            position == sealed
-            and logical_end >= sealed + tail_count
-            and rest[:tail_count] == snap.messages[sealed - start : sealed - start + tail_count]
-        ):
-            rest_lines = [*state.tail_lines, *encode_messages(rest[tail_count:], start=label_start + tail_count)]
-        else:
-            rest_lines = encode_messages(rest, start=label_start)
-        if session.state == snap.state:
-            state_json, state_copy = state.state_json, snap.state
-        else:
-            state_json = encode_value(session.state, label="state")
-            state_copy = copy_containers([session.state], key="state")[0]
-        private_rest = copy_containers(rest, key="messages")
-
-        def kept_lines(index: int) -> list[bytes] | None:
-            low = sum(ref.take for ref in kept[:index])
-            if low < start:
-                return None
-            return encode_messages(snap.messages[low - start : low - start + kept[index].take])
-
-        layout = plan_layout(
-            kept,
-            rest_lines,
-            [is_turn_start(message) for message in rest],
-            kept_lines=kept_lines,
-            tail_bytes=self._tail_bytes,
-            segment_bytes=self._segment_bytes,
-        )
-        snapshot_messages = [*snap.messages[: position - start], *private_rest]
-        return _Plan(
-            layout,
-            Snapshot(start, snapshot_messages, state_copy),
-            state_json,
-            logical_end,
-            sum(ref.size for ref in kept) + lines_size(rest_lines),
-        )
-
-    def _plan_by_digest(self, session: Session, base: HeadRecord | None, messages: list[Any]) -> _Plan:
-        lines = encode_messages(messages)
-        kept: list[SegmentRef] = []
-        position = 0
-        for ref in base.segments if base is not None else []:
-            end = position + ref.take
-            if end > len(lines) or ref_digest(ref, lines[position:end]) != ref.taken_digest:
-                break
-            kept.append(ref)
-            position = end
-        layout = plan_layout(
-            kept,
-            lines[position:],
-            [is_turn_start(message) for message in messages[position:]],
-            kept_lines=lambda index: lines[sum(ref.take for ref in kept[:index]) :][: kept[index].take],
-            tail_bytes=self._tail_bytes,
-            segment_bytes=self._segment_bytes,
-        )
-        state_json = encode_value(session.state, label="state")
-        return _Plan(
-            layout,
-            Snapshot(0, copy_containers(messages, key="messages"), copy_containers([session.state], key="state")[0]),
-            state_json,
-            len(lines),
-            lines_size(lines),
-        )
-
     def _name(self, segment: NewSegment, incarnation: str, attempts: _Attempts) -> str:
         """The upload name of a new segment: reused across this save's attempts while the upload is young."""
         earlier = attempts.uploads.get(segment.digest)
@@ -358,23 +221,6 @@ def naming(session_id: str) -> Iterator[None]:
 def _pending(attempts: _Attempts, name: str, digest: str) -> bool:
     earlier = attempts.uploads.get(digest)
     return earlier is None or earlier.name != name
-
-
-def _first_compared(refs: Sequence[SegmentRef], omitted: int) -> int:
-    """The first message index a save must compare: the start of the segment holding message ``omitted``, or
-    the start of the tail when the omitted messages end in it."""
-    position = 0
-    for ref in refs:
-        if position + ref.take > omitted:
-            return position
-        position += ref.take
-    return position
-
-
-def _logical(snap: Snapshot, messages: list[Any], omitted: int, position: int, end: int) -> list[Any]:
-    """The caller's logical messages ``position..end``: the snapshot's for omitted ones, then the caller's."""
-    head = snap.messages[position - snap.start : omitted - snap.start] if position < omitted else []
-    return [*head, *messages[max(position, omitted) - omitted : end - omitted]]
 
 
 def only_metadata_changed_since(current: HeadRecord, version: str | None, content: str | None) -> bool:
