@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -30,15 +31,17 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 _PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+_SERVER_MODULES = ("moto", "flask", "flask_cors")  # what moto's S3 server imports (the cli extra)
 Echo = Callable[[str], None]
 
 
 def _local_s3(port: int = 0) -> Any:
     """Returns a not yet started `LocalS3`, or explains how to install moto."""
-    try:
-        import moto.moto_server  # noqa: F401  (only to check that the extra is installed)
-    except ImportError as exc:
-        raise click.ClickException("the embedded S3 needs moto: pip install 's3sessions[cli]'") from exc
+    missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise click.ClickException(
+            f"the embedded S3 needs {', '.join(missing)}: install the cli extra (from a clone: pip install '.[cli]')"
+        )
     from ..local_s3 import LocalS3
 
     return LocalS3(port=port)
