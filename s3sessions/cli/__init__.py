@@ -17,10 +17,10 @@ from .commands import export, fork, import_session, list_sessions, reindex, remo
 from .embedded import demo, local_s3
 from .fsck import fsck_command
 from .migrate import migrate
-from .options import Settings, connection_options
+from .options import OneLineUsageGroup, Settings, connection_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineUsageGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @connection_options(from_environment=True)
 @click.version_option(package_name="s3sessions", prog_name="s3sessions")
 @click.pass_context
