@@ -255,3 +255,42 @@ def test_paths_in_messages_are_the_users(tmp_path):
     missing = tmp_path / "nope.json"
     one_line_error(s3sessions("--bucket", "b", "import", str(missing)), "nope.json", status=2)
     assert not Path(missing).exists()
+
+
+# ------------------------------------------------------------------------------------------------ local-s3
+
+
+def start_local_s3(*args: str, tmp_path: Path) -> tuple[subprocess.Popen, list[str]]:
+    """Starts ``s3sessions local-s3`` with no AWS configuration; returns it and the lines it printed."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "S3SESSIONS_"))}
+    env["HOME"] = str(tmp_path)
+    server = subprocess.Popen(
+        [*console_script(), "local-s3", "--port", "0", *args], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    lines: list[str] = []
+    while not lines or not lines[-1].startswith("then try:"):
+        line = server.stdout.readline()
+        assert line, lines  # it exited early
+        lines.append(line.rstrip("\n"))
+    return server, lines
+
+
+def test_local_s3_takes_its_own_bucket_and_prefix_and_stops_on_sigterm(tmp_path):
+    server, lines = start_local_s3("--bucket", "my-bucket", "--prefix", "agents", tmp_path=tmp_path)
+    try:
+        endpoint = next(line for line in lines if line.startswith("export AWS_ENDPOINT_URL=")).partition("=")[2]
+        assert any(line.endswith("S3SESSIONS_BUCKET=my-bucket S3SESSIONS_PREFIX=agents/") for line in lines), lines
+        assert [bucket["Name"] for bucket in boto3.client("s3", endpoint_url=endpoint).list_buckets()["Buckets"]] == [
+            "my-bucket"
+        ]
+    finally:
+        server.terminate()  # SIGTERM: what `kill` sends to a local-s3 running in the background
+        server.wait(timeout=30)
+        assert server.stdout is not None
+        server.stdout.close()
+    assert server.returncode == 0
+
+
+def test_local_s3_refuses_a_bucket_name_s3_would_refuse():
+    one_line_error(s3sessions("local-s3", "--bucket", "Not_Valid"), "invalid bucket name 'Not_Valid'")
