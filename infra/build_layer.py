@@ -10,6 +10,7 @@ Usage (any Python 3.10+ with pip; run from anywhere)::
 
     python3 infra/build_layer.py                      # python3.14, arm64: what the template deploys
     python3 infra/build_layer.py --native -o DIR      # for this interpreter and machine (tests run it so)
+    python3 infra/build_layer.py --wheel dist/X.whl   # from a wheel already built (pip wheel --no-deps ...)
 
 Only wheels are accepted (``--only-binary=:all:``): pydantic-core, zstandard and aiohttp are compiled, and a
 source build on this machine would produce code for the wrong CPU. Prints the layer's size; Lambda allows 250 MB
@@ -65,14 +66,19 @@ def directory_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
-def build_layer(output: Path, *, native: bool, python_version: str, platforms: list[str]) -> Path:
-    """Builds the layer into ``output`` (its ``python/`` folder is replaced) and returns that folder."""
+def build_layer(
+    output: Path, *, native: bool, python_version: str, platforms: list[str], wheel: Path | None = None
+) -> Path:
+    """Builds the layer into ``output`` (its ``python/`` folder is replaced) and returns that folder.
+
+    ``wheel``: the project's wheel, already built (default: build it from this checkout).
+    """
     site = output / "python"
     if site.exists():
         shutil.rmtree(site)
     site.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="s3sessions-wheel-") as scratch:
-        wheel = build_wheel(Path(scratch))
+        wheel = wheel or build_wheel(Path(scratch))
         pip(
             "install",
             "--quiet",
@@ -95,10 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--platform", action="append", dest="platforms", help=f"pip platform tag, repeatable (default: {PLATFORMS})"
     )
+    parser.add_argument("--wheel", type=Path, help="the project's wheel, already built (default: build it here)")
     options = parser.parse_args(argv)
     platforms = options.platforms or list(PLATFORMS)
     site = build_layer(
-        options.output, native=options.native, python_version=options.python_version, platforms=platforms
+        options.output,
+        native=options.native,
+        python_version=options.python_version,
+        platforms=platforms,
+        wheel=options.wheel,
     )
     size = directory_size(site)
     target = "this interpreter" if options.native else f"python{options.python_version} on {platforms[0]}"

@@ -81,7 +81,11 @@ def test_import_refuses_a_bad_file_in_one_line_and_writes_nothing(s3_endpoint, t
     path = tmp_path / "session.json"
     path.write_bytes(content)
     one_line_error(s3sessions("import", str(path), endpoint=s3_endpoint), f"{path} ", problem)
-    one_line_error(s3sessions("import", "-", endpoint=s3_endpoint, stdin=content), "stdin ", problem)
+    assert bucket_keys(s3_endpoint) == []
+
+
+def test_import_from_stdin_names_stdin(s3_endpoint):
+    one_line_error(s3sessions("import", "-", endpoint=s3_endpoint, stdin=b"{}"), "stdin is not an exported session")
     assert bucket_keys(s3_endpoint) == []
 
 

@@ -26,6 +26,17 @@ COMPILED = ("aiohttp", "frozenlist", "multidict", "propcache", "pydantic_core", 
 """The dependencies that ship C extensions: each must be there, built for the layer's platform."""
 
 
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The project's wheel, built once as the script itself builds it, for the module's two layers."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from build_layer import build_wheel
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 def build(output: Path, *options: str) -> Path:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--output", str(output), *options],
@@ -44,8 +55,8 @@ def project_version() -> str:
     return str(version)
 
 
-def test_the_native_layer_alone_runs_the_handler(s3_endpoint, tmp_path):
-    site = build(tmp_path / "layer", "--native")
+def test_the_native_layer_alone_runs_the_handler(s3_endpoint, tmp_path, wheel):
+    site = build(tmp_path / "layer", "--native", "--wheel", str(wheel))
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -74,9 +85,9 @@ def test_the_native_layer_alone_runs_the_handler(s3_endpoint, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def lambda_layer(tmp_path_factory) -> Path:
-    """The layer the template deploys (python3.14 on arm64), built as the docs say (default target)."""
-    return build(tmp_path_factory.mktemp("lambda") / "layer")
+def lambda_layer(tmp_path_factory, wheel) -> Path:
+    """The layer the template deploys (python3.14 on arm64): the script's default target."""
+    return build(tmp_path_factory.mktemp("lambda") / "layer", "--wheel", str(wheel))
 
 
 def test_the_lambda_layer_holds_the_library_and_arm64_wheels_for_python_3_14(lambda_layer):
