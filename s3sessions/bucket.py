@@ -8,8 +8,11 @@ declares the same things; ``tests/test_infra_template.py`` proves the two agree 
 
 `init_bucket` applies the settings through the S3 API, idempotently: it reads each setting, changes only what
 differs, keeps what others put there (other lifecycle rules and policy statements are merged by id, never
-dropped) and returns what it changed. It is an adapter on top of the store layer: it opens its client through
-`S3ObjectStore.client()` (or uses one given) and imports no AWS SDK until called.
+dropped) and returns what it changed. On a plain-HTTP endpoint (a local S3) it leaves out the TLS-only policy
+statement, which would refuse every request there. `create_bucket` makes a new bucket, `check_bucket_name`
+says in words what is wrong with a name. This is an adapter on top of the store layer: it opens its client
+through `S3ObjectStore.client()` (or uses one given) and imports no AWS SDK until called; the per-setting
+steps live in ``_bucket_steps.py``.
 
 Example:
     >>> changes = await init_bucket("my-sessions", prefix="agents/", noncurrent_days=30)  # doctest: +SKIP
@@ -20,13 +23,16 @@ Example:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from .bucket_names import bucket_name_problem, check_bucket_name
 from .errors import InvalidInput, StorageError
 from .validation import normalise_prefix
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NONCURRENT_DAYS = 30
 """How long a replaced or deleted object version is kept (the undo window of a rewind)."""
@@ -68,15 +74,6 @@ class Change:
         return f"{self.setting}: {self.before} -> {self.after}"
 
 
-@dataclass
-class _Client:
-    """An S3 client plus the partition its ARNs live in."""
-
-    s3: Any
-    partition: str = "aws"
-    owned: list[Any] = field(default_factory=list)
-
-
 def desired_settings(
     bucket: str,
     *,
@@ -84,6 +81,7 @@ def desired_settings(
     noncurrent_days: int = DEFAULT_NONCURRENT_DAYS,
     kms_key_arn: str | None = None,
     partition: str = "aws",
+    tls_only: bool = True,
 ) -> BucketSettings:
     """Returns the settings a session bucket must have.
 
@@ -93,6 +91,8 @@ def desired_settings(
         noncurrent_days: Days a noncurrent object version is kept before it expires.
         kms_key_arn: Default encryption with this KMS key (SSE-KMS, with an S3 Bucket Key); None: SSE-S3.
         partition: The ARN partition (``aws``, ``aws-cn``, ``aws-us-gov``).
+        tls_only: Include the policy statement that denies requests without TLS (leave it out only for a
+            plain-HTTP endpoint such as a local S3: there it refuses every request).
     """
     prefix = normalise_prefix(prefix)
     if isinstance(noncurrent_days, bool) or not isinstance(noncurrent_days, int) or noncurrent_days < 1:
@@ -137,7 +137,9 @@ def desired_settings(
                 "Resource": [bucket_arn, f"{bucket_arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             }
-        ],
+        ]
+        if tls_only
+        else [],
     )
 
 
@@ -173,6 +175,23 @@ def agent_policy(
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def is_plain_http(endpoint_url: str | None) -> bool:
+    """Whether requests to this endpoint go without TLS (a local S3), where a TLS-only policy refuses them all."""
+    return bool(endpoint_url) and str(endpoint_url).lower().startswith("http://")
+
+
+def tls_statement_warning(endpoint_url: str, *, dry_run: bool) -> str:
+    """The one-line warning `init_bucket` gives when it leaves the TLS-only statement out."""
+    verb = "would leave" if dry_run else "left"
+    return (
+        f"{endpoint_url} is plain HTTP: {verb} out the bucket policy statement that denies non-TLS requests"
+        " (it would refuse every request to this endpoint); on AWS it is added"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ S3 requests
+
+
 async def init_bucket(
     bucket: str,
     *,
@@ -180,10 +199,13 @@ async def init_bucket(
     noncurrent_days: int = DEFAULT_NONCURRENT_DAYS,
     kms_key_arn: str | None = None,
     dry_run: bool = False,
+    tls_only: bool | None = None,
+    warn: Callable[[str], None] | None = None,
     client: Any = None,
     endpoint_url: str | None = None,
     region_name: str | None = None,
     profile_name: str | None = None,
+    client_config: Mapping[str, Any] | None = None,
 ) -> list[Change]:
     """Brings an existing bucket to `desired_settings`, changing only what differs, and returns the changes.
 
@@ -198,35 +220,96 @@ async def init_bucket(
         bucket: An existing bucket.
         prefix, noncurrent_days, kms_key_arn: As for `desired_settings`.
         dry_run: Only report what would change.
+        tls_only: Add the TLS-only policy statement; None (the default): unless the client's endpoint is plain
+            ``http://``, where moto and other local stores enforce it and would then refuse every request.
+        warn: Receives the one-line warning when the statement is left out (default: the module's logger).
         client: An open aiobotocore S3 client (its owner closes it); default: one made like the manager's.
-        endpoint_url, region_name, profile_name: Settings for the client made here.
+        endpoint_url, region_name, profile_name, client_config: Settings for the client made here.
 
     Raises:
+        InvalidInput: a bucket name S3 cannot accept, a bad prefix or number of days.
         StorageError: the bucket does not exist, or a request was refused (e.g. missing s3:PutBucket* rights).
 
     Example:
         >>> await init_bucket("my-sessions", prefix="agents/", kms_key_arn=None)  # doctest: +SKIP
         [Change(setting='versioning', before='Suspended', after='Enabled'), ...]
     """
+    from ._bucket_steps import STEPS, open_client
+
+    check_bucket_name(bucket)
     prefix = normalise_prefix(prefix)
-    connection = await _open(bucket, client, endpoint_url, region_name, profile_name)
+    desired_settings(bucket, prefix=prefix, noncurrent_days=noncurrent_days)  # bad input fails before any request
+    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name, client_config)
     try:
+        note = None
+        if tls_only is None:
+            tls_only = not is_plain_http(connection.endpoint_url)
+            if not tls_only:
+                note = tls_statement_warning(connection.endpoint_url, dry_run=dry_run)
         wanted = desired_settings(
             bucket,
             prefix=prefix,
             noncurrent_days=noncurrent_days,
             kms_key_arn=kms_key_arn,
             partition=connection.partition,
+            tls_only=tls_only,
         )
         changes: list[Change] = []
-        for step in (_public_access_block, _encryption, _versioning, _lifecycle, _policy):
+        for step in STEPS:
             change = await step(connection.s3, bucket, wanted, dry_run)
             if change is not None:
                 changes.append(change)
+        if note is not None:  # once every request succeeded: a failure stays the one line printed
+            (warn or log.warning)(note)
         return changes
     finally:
-        for store in connection.owned:
-            await store.close()
+        await connection.close()
+
+
+async def create_bucket(
+    bucket: str,
+    *,
+    client: Any = None,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    profile_name: str | None = None,
+    client_config: Mapping[str, Any] | None = None,
+) -> bool:
+    """Creates the bucket in the client's region; returns False if it already exists and is yours.
+
+    S3 requests: HeadBucket, then CreateBucket (with a LocationConstraint outside us-east-1) if it is absent
+    (us-east-1 answers a CreateBucket of your own bucket with success, so only HeadBucket can tell). Then
+    `init_bucket` gives it the session-bucket settings.
+
+    Raises:
+        InvalidInput: the name breaks S3's naming rules for new buckets (said in words, before any request).
+        StorageError: the name is taken by another account, or a request was refused.
+    """
+    from botocore.exceptions import ClientError
+
+    from ._bucket_steps import error_code, open_client, put_setting
+
+    check_bucket_name(bucket, new=True)
+    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name, client_config)
+    try:
+        try:
+            await put_setting(connection.s3.head_bucket, bucket)
+            return False
+        except StorageError as exc:
+            code = error_code(exc.__cause__) if isinstance(exc.__cause__, ClientError) else ""
+            if code in ("403", "AccessDenied", "Forbidden"):
+                raise StorageError(
+                    f"bucket {bucket!r} exists but is not yours (names are global: pick another), or you lack"
+                    " s3:ListBucket on it"
+                ) from exc
+            if code not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+        region = connection.region_name
+        location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        await put_setting(connection.s3.create_bucket, bucket, **location)
+        return True
+    finally:
+        await connection.close()
 
 
 async def read_settings(
@@ -238,211 +321,32 @@ async def read_settings(
     profile_name: str | None = None,
 ) -> dict[str, Any]:
     """Returns the bucket's current settings as the S3 API reports them (None where a setting is absent)."""
-    connection = await _open(bucket, client, endpoint_url, region_name, profile_name)
+    from ._bucket_steps import get_setting, open_client
+
+    check_bucket_name(bucket)
+    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name)
     try:
         s3 = connection.s3
         return {
-            "versioning": await _get(s3.get_bucket_versioning, bucket),
-            "encryption": await _get(s3.get_bucket_encryption, bucket),
-            "public_access_block": await _get(s3.get_public_access_block, bucket),
-            "lifecycle": await _get(s3.get_bucket_lifecycle_configuration, bucket),
-            "policy": await _get(s3.get_bucket_policy, bucket),
+            "versioning": await get_setting(s3.get_bucket_versioning, bucket),
+            "encryption": await get_setting(s3.get_bucket_encryption, bucket),
+            "public_access_block": await get_setting(s3.get_public_access_block, bucket),
+            "lifecycle": await get_setting(s3.get_bucket_lifecycle_configuration, bucket),
+            "policy": await get_setting(s3.get_bucket_policy, bucket),
         }
     finally:
-        for store in connection.owned:
-            await store.close()
-
-
-# ------------------------------------------------------------------------------------------------ settings
-
-_ABSENT_CODES = frozenset(
-    {
-        "ServerSideEncryptionConfigurationNotFoundError",
-        "NoSuchPublicAccessBlockConfiguration",
-        "NoSuchLifecycleConfiguration",
-        "NoSuchBucketPolicy",
-    }
-)
-
-
-async def _open(
-    bucket: str, client: Any, endpoint_url: str | None, region_name: str | None, profile_name: str | None
-) -> _Client:
-    if not isinstance(bucket, str) or not bucket:
-        raise InvalidInput(f"invalid bucket name {bucket!r}")
-    if client is not None:
-        return _Client(client, _partition_of(client))
-    from .storage.s3 import S3ObjectStore
-
-    store = S3ObjectStore(bucket, endpoint_url=endpoint_url, region_name=region_name, profile_name=profile_name)
-    s3 = await store.client()
-    return _Client(s3, _partition_of(s3), [store])
-
-
-def _partition_of(client: Any) -> str:
-    partition = getattr(getattr(client, "meta", None), "partition", None)
-    return partition if isinstance(partition, str) and partition else "aws"
-
-
-async def _get(method: Any, bucket: str) -> dict[str, Any] | None:
-    """Calls a GetBucket* method; None when the setting is absent."""
-    from botocore.exceptions import ClientError
-
-    try:
-        response: dict[str, Any] = await method(Bucket=bucket)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _ABSENT_CODES:
-            return None
-        raise _storage_error(exc, bucket) from exc
-    response.pop("ResponseMetadata", None)
-    return response
-
-
-async def _put(method: Any, bucket: str, **kwargs: Any) -> None:
-    from botocore.exceptions import ClientError
-
-    try:
-        await method(Bucket=bucket, **kwargs)
-    except ClientError as exc:
-        raise _storage_error(exc, bucket) from exc
-
-
-def _storage_error(exc: Any, bucket: str) -> StorageError:
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "")
-    if code == "NoSuchBucket":
-        return StorageError(f"bucket {bucket!r} does not exist")
-    operation = getattr(exc, "operation_name", "request")
-    return StorageError(f"S3 {operation} on bucket {bucket!r} failed: {code} {error.get('Message', '')}".rstrip())
-
-
-async def _public_access_block(s3: Any, bucket: str, wanted: BucketSettings, dry_run: bool) -> Change | None:
-    current = await _get(s3.get_public_access_block, bucket)
-    now = dict((current or {}).get("PublicAccessBlockConfiguration") or {})
-    if all(now.get(name) is True for name in wanted.public_access_block):
-        return None
-    if not dry_run:
-        await _put(s3.put_public_access_block, bucket, PublicAccessBlockConfiguration=wanted.public_access_block)
-    return Change("public access block", _flags(now) if current else "none", "all four blocks on")
-
-
-def _flags(config: Mapping[str, Any]) -> str:
-    on = sorted(name for name, value in config.items() if value is True)
-    return ", ".join(on) + " on" if on else "all off"
-
-
-def _encryption_summary(rules: Any) -> tuple[str | None, str | None, bool]:
-    rule = (rules or [{}])[0]
-    default = rule.get("ApplyServerSideEncryptionByDefault") or {}
-    algorithm = default.get("SSEAlgorithm")
-    key = default.get("KMSMasterKeyID") if algorithm in ("aws:kms", "aws:kms:dsse") else None
-    return algorithm, key, bool(rule.get("BucketKeyEnabled")) if key else False
-
-
-def _describe_encryption(summary: tuple[str | None, str | None, bool]) -> str:
-    algorithm, key, bucket_key = summary
-    if algorithm is None:
-        return "none"
-    if algorithm == "AES256":
-        return "SSE-S3 (AES256)"
-    return f"SSE-KMS key {key or 'aws/s3'}" + (" with bucket key" if bucket_key else "")
-
-
-async def _encryption(s3: Any, bucket: str, wanted: BucketSettings, dry_run: bool) -> Change | None:
-    current = await _get(s3.get_bucket_encryption, bucket)
-    rules = ((current or {}).get("ServerSideEncryptionConfiguration") or {}).get("Rules")
-    now = _encryption_summary(rules)
-    goal = _encryption_summary([wanted.encryption])
-    if now == goal:
-        return None
-    if not dry_run:
-        await _put(s3.put_bucket_encryption, bucket, ServerSideEncryptionConfiguration={"Rules": [wanted.encryption]})
-    return Change("default encryption", _describe_encryption(now), _describe_encryption(goal))
-
-
-async def _versioning(s3: Any, bucket: str, wanted: BucketSettings, dry_run: bool) -> Change | None:
-    current = await _get(s3.get_bucket_versioning, bucket)
-    status = (current or {}).get("Status") or "never enabled"
-    if status == wanted.versioning["Status"]:
-        return None
-    if not dry_run:
-        await _put(s3.put_bucket_versioning, bucket, VersioningConfiguration=wanted.versioning)
-    return Change("versioning", status, wanted.versioning["Status"])
-
-
-def _normal_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
-    """A lifecycle rule in a comparable shape (S3 may echo a legacy top-level Prefix or an empty Filter)."""
-    normal = {key: value for key, value in rule.items() if key not in ("Prefix", "Filter")}
-    rule_filter = dict(rule.get("Filter") or {})
-    if not rule_filter:
-        rule_filter = {"Prefix": rule.get("Prefix") or ""}
-    normal["Filter"] = rule_filter
-    return normal
-
-
-async def _lifecycle(s3: Any, bucket: str, wanted: BucketSettings, dry_run: bool) -> Change | None:
-    current = await _get(s3.get_bucket_lifecycle_configuration, bucket)
-    rules: list[dict[str, Any]] = list((current or {}).get("Rules") or [])
-    ours = {rule["ID"]: rule for rule in wanted.lifecycle_rules}
-    present = {rule.get("ID"): _normal_rule(rule) for rule in rules if rule.get("ID") in ours}
-    if all(present.get(rule_id) == _normal_rule(rule) for rule_id, rule in ours.items()):
-        return None
-    kept = [rule for rule in rules if rule.get("ID") not in ours]
-    if not dry_run:
-        await _put(
-            s3.put_bucket_lifecycle_configuration,
-            bucket,
-            LifecycleConfiguration={"Rules": [*kept, *wanted.lifecycle_rules]},
-        )
-    before = ", ".join(sorted(str(rule_id) for rule_id in present)) or "none of ours"
-    if kept:
-        before += f" (+{len(kept)} other rule(s), kept)"
-    return Change("lifecycle rules", before, ", ".join(ours))
-
-
-def _normal_statement(statement: Mapping[str, Any]) -> dict[str, Any]:
-    normal = dict(statement)
-    for key in ("Action", "Resource"):
-        value = normal.get(key)
-        if isinstance(value, str):
-            normal[key] = [value]
-        elif isinstance(value, list):
-            normal[key] = sorted(value)
-    if normal.get("Principal") == {"AWS": "*"}:
-        normal["Principal"] = "*"
-    return normal
-
-
-async def _policy(s3: Any, bucket: str, wanted: BucketSettings, dry_run: bool) -> Change | None:
-    current = await _get(s3.get_bucket_policy, bucket)
-    document: dict[str, Any] = json.loads(current["Policy"]) if current and current.get("Policy") else {}
-    statements = document.get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    ours = {statement["Sid"]: statement for statement in wanted.policy_statements}
-    present = {s.get("Sid"): _normal_statement(s) for s in statements if s.get("Sid") in ours}
-    if all(present.get(sid) == _normal_statement(statement) for sid, statement in ours.items()):
-        return None
-    kept = [statement for statement in statements if statement.get("Sid") not in ours]
-    new_document = {"Version": document.get("Version", "2012-10-17"), "Statement": [*kept, *ours.values()]}
-    if "Id" in document:
-        new_document["Id"] = document["Id"]
-    if not dry_run:
-        await _put(s3.put_bucket_policy, bucket, Policy=json.dumps(new_document))
-    before = (
-        "no policy"
-        if not document
-        else f"{len(statements)} statement(s), TLS-only one " + ("outdated" if present else "missing")
-    )
-    return Change("bucket policy", before, f"{len(kept) + len(ours)} statement(s) incl. {', '.join(ours)}")
+        await connection.close()
 
 
 __all__ = [
     "BucketSettings",
     "Change",
     "agent_policy",
+    "bucket_name_problem",
+    "check_bucket_name",
+    "create_bucket",
     "desired_settings",
     "init_bucket",
+    "is_plain_http",
     "read_settings",
 ]

@@ -11,6 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip uninstall --quiet --yes s3sessions 2>/dev/null || true  # the distribution's old name
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 ./scripts/ci-tools.sh
 ./scripts/ci-infra.sh

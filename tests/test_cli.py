@@ -200,7 +200,7 @@ def test_export_then_import_round_trips(s3_endpoint, tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "is not JSON"), ('{"messages": 3}', "is not an exported session: messages")],
+    [("{not json", "is not JSON"), ('{"messages": 3}', "is not an exported session: it has no 'metadata'")],
 )
 def test_import_refuses_what_export_did_not_write(s3_endpoint, content, message):
     result = invoke(s3_endpoint, "import", "-", input=content)

@@ -69,7 +69,11 @@ class Resolver:
         self.parameters.update(parameters or {})
         self.pseudo = {"AWS::Partition": partition, "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
         name = self.parameters.get("BucketName") or bucket_name
-        self.physical = {"SessionBucket": name, "SessionBucket.Arn": f"arn:{partition}:s3:::{name}"}
+        self.physical = {
+            "SessionBucket": name,
+            "SessionBucket.Arn": f"arn:{partition}:s3:::{name}",
+            "SessionsLayer": f"arn:{partition}:lambda:us-east-1:123456789012:layer:SessionsLayer:1",
+        }
         self.conditions = {
             condition: self.resolve(expression) for condition, expression in template.get("Conditions", {}).items()
         }

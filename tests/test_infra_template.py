@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from test_infra_support import (
     BUCKET_NAME,
+    TEMPLATE,
     Resolver,
     bucket_settings_from_template,
     function_policy,
@@ -26,12 +27,14 @@ def template():
     return load_template()
 
 
-def test_parameters_are_bucket_name_prefix_retention_and_kms_key(template):
+def test_parameters_are_bucket_name_prefix_retention_kms_key_and_reserved_concurrency(template):
     parameters = template["Parameters"]
-    assert set(parameters) == {"BucketName", "Prefix", "NoncurrentDays", "KmsKeyArn"}
+    assert set(parameters) == {"BucketName", "Prefix", "NoncurrentDays", "KmsKeyArn", "ReservedConcurrency"}
     assert parameters["NoncurrentDays"]["Type"] == "Number"
     assert parameters["NoncurrentDays"]["MinValue"] >= 1
     assert parameters["KmsKeyArn"]["Default"] == ""
+    assert parameters["ReservedConcurrency"]["Type"] == "Number"
+    assert parameters["ReservedConcurrency"]["Default"] == 0  # off: new accounts' quotas refuse a reservation
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
 
 
@@ -125,6 +128,26 @@ def test_function_is_current_python_on_arm64_configured_from_the_stack(template)
         "S3SESSIONS_KMS_KEY_ID": "",
     }
     assert set(properties) & {"Role", "Policies"} == {"Policies"}  # the only permissions are the ones tested
+    assert "ReservedConcurrentExecutions" not in properties  # by default nothing is reserved
+    assert properties["Layers"] == [Resolver(template).physical["SessionsLayer"]]  # the library comes from the layer
+
+
+def test_reserved_concurrency_is_set_only_when_asked(template):
+    function = Resolver(template, {"ReservedConcurrency": "25"}).resource("AgentFunction")
+    assert function["Properties"]["ReservedConcurrentExecutions"] == "25"
+
+
+def test_the_layer_is_the_one_build_layer_py_makes(template):
+    from build_layer import DEFAULT_OUTPUT, PLATFORMS, PYTHON_VERSION  # infra/ is on sys.path (test_infra_support)
+
+    layer = Resolver(template).resource("SessionsLayer")
+    properties = layer["Properties"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert (TEMPLATE.parent / properties["ContentUri"]).resolve() == DEFAULT_OUTPUT.resolve()
+    function = Resolver(template).resource("AgentFunction")["Properties"]
+    assert properties["CompatibleRuntimes"] == [function["Runtime"]] == [f"python{PYTHON_VERSION}"]
+    assert properties["CompatibleArchitectures"] == function["Architectures"] == ["arm64"]
+    assert all(platform.endswith("_aarch64") for platform in PLATFORMS)
 
 
 def test_every_checkov_skip_is_justified(template):

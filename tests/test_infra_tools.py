@@ -26,6 +26,7 @@ from test_infra_support import ROOT, TEMPLATE, Resolver, function_policy, infra_
 
 ARTIFACTS = "deploy-artifacts"
 CODE_KEY = "lambda_agent.zip"
+LAYER_KEY = "layer.zip"
 STACK_BUCKET = "sessions-from-stack"
 
 
@@ -62,8 +63,9 @@ def translated(tmp_path_factory):
     directory = tmp_path_factory.mktemp("sam")
     source = directory / "template.yaml"
     text = TEMPLATE.read_text(encoding="utf-8")
-    assert "CodeUri: ../examples/lambda_agent/" in text
-    source.write_text(text.replace("CodeUri: ../examples/lambda_agent/", f"CodeUri: s3://{ARTIFACTS}/{CODE_KEY}"))
+    assert "CodeUri: ../examples/lambda_agent/" in text and "ContentUri: build/layer/" in text
+    text = text.replace("CodeUri: ../examples/lambda_agent/", f"CodeUri: s3://{ARTIFACTS}/{CODE_KEY}")
+    source.write_text(text.replace("ContentUri: build/layer/", f"ContentUri: s3://{ARTIFACTS}/{LAYER_KEY}"))
     output = directory / "template.json"
     result = run_tool(python, ROOT / "infra" / "sam_translate.py", source, output)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -77,11 +79,18 @@ def test_translation_makes_plain_cloudformation(translated):
         "AWS::S3::Bucket",
         "AWS::S3::BucketPolicy",
         "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
         "AWS::IAM::Role",
     }
     function = resources["AgentFunction"]["Properties"]
     assert function["Code"] == {"S3Bucket": ARTIFACTS, "S3Key": CODE_KEY}
     assert function["Architectures"] == ["arm64"]
+    (layer_id,) = [name for name, resource in resources.items() if resource["Type"] == "AWS::Lambda::LayerVersion"]
+    assert function["Layers"] == [{"Ref": layer_id}]
+    assert resources[layer_id]["Properties"]["Content"] == {"S3Bucket": ARTIFACTS, "S3Key": LAYER_KEY}
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
     (inline,) = resources["AgentFunctionRole"]["Properties"]["Policies"]
     # The role's inline policy is exactly the template's function policy (same intrinsics, unresolved).
     assert inline["PolicyDocument"] == load_template()["Resources"]["AgentFunction"]["Properties"]["Policies"][0]
@@ -100,6 +109,10 @@ def test_translated_template_deploys_into_moto_cloudformation(translated, s3_end
     with zipfile.ZipFile(code, "w") as archive:
         archive.write(ROOT / "examples" / "lambda_agent" / "handler.py", "handler.py")
     s3.put_object(Bucket=ARTIFACTS, Key=CODE_KEY, Body=code.getvalue())
+    layer = io.BytesIO()
+    with zipfile.ZipFile(layer, "w") as archive:  # a stand-in: test_lambda_layer.py builds and runs the real one
+        archive.writestr("python/s3sessions_layer_stand_in.py", "")
+    s3.put_object(Bucket=ARTIFACTS, Key=LAYER_KEY, Body=layer.getvalue())
     cloudformation = boto3.client("cloudformation", endpoint_url=s3_endpoint, region_name="us-east-1")
     cloudformation.create_stack(
         StackName="s3sessions",

@@ -1,4 +1,5 @@
-"""examples/lambda_agent/handler.py invoked as Lambda does: five warm invocations in one container, then cold ones.
+"""examples/lambda_agent/handler.py invoked as Lambda does: warm invocations in one container, cold ones, and
+eight containers racing on one new session.
 
 The moto server stands in for S3; the handler reads its endpoint from ``AWS_ENDPOINT_URL_S3`` as botocore does,
 so the handler's code is exactly what runs on Lambda.
@@ -12,6 +13,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -131,3 +134,33 @@ async def test_cold_invocations_in_fresh_processes(lambda_environment):
     assert second["result"]["turn_count"] == 2
     messages = await stored_messages(lambda_environment, "cold-1")
     assert [message["content"] for message in messages if message["role"] == "user"] == ["first", "second"]
+
+
+async def test_eight_concurrent_invocations_on_one_new_session_all_land(lambda_environment):
+    """Eight containers, one new session, started together: each invocation's turn is saved exactly once.
+
+    Before `update`, seven of the eight failed with ConflictError (all read "no session", one create won).
+    A lost race re-reads and re-applies, so all succeed; their turn numbers are 1..8 in some order.
+    """
+    containers = [load_handler(f"lambda_handler_race_{number}") for number in range(8)]
+    start = threading.Barrier(len(containers))
+
+    def invoke(number: int) -> dict:
+        start.wait()
+        return containers[number].handler({"session_id": "race-1", "message": f"from {number}"}, None)
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(containers)) as pool:
+            results = list(pool.map(invoke, range(len(containers))))
+    finally:
+        for container in containers:
+            container.sessions.close()
+    assert sorted(result["turn_count"] for result in results) == list(range(1, 9))
+    for result in results:  # each reply was computed on the history its own save extended
+        assert result["reply"].startswith(f"Turn {result['turn_count']}: ")
+    messages = await stored_messages(lambda_environment, "race-1")
+    users = [message["content"] for message in messages if message["role"] == "user"]
+    assert sorted(users) == sorted(f"from {number}" for number in range(8))  # none lost, none twice
+    assert len(messages) == 16
+    async with S3SessionManager(bucket=BUCKET, prefix=PREFIX) as manager:
+        assert (await manager.resume("race-1")).metadata.agent_name == "lambda-agent"

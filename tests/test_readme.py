@@ -17,8 +17,9 @@ def python_block(marker: str) -> str:
 
 
 def test_the_quick_start_runs_as_written(s3_endpoint, monkeypatch, capsys):
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="my-bucket")
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket="quick-start")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("S3SESSIONS_BUCKET", "quick-start")  # what local-s3's export lines (or the AWS set-up) set
     code = python_block("from s3sessions import ConflictError, S3SessionManager, Session, SessionMetadata")
     exec(compile(code, str(README), "exec"), {"__name__": "__main__"})
     printed = capsys.readouterr().out.splitlines()

@@ -8,9 +8,16 @@ and reused by every warm invocation: its S3 client, connection pool and cached h
 invocations. `SyncSessionManager` runs it on a private long-lived event loop, so no loop is ever closed under a
 live client (``asyncio.run`` per invocation would do exactly that).
 
+Concurrent invocations on one session (a user who double-clicks, a retried event): each call goes through
+``sessions.update``, which reads the session, applies the turn and saves with a conditional write; a call that
+loses the race to another invocation reads the newer session and applies its turn again on top, so every
+invocation lands its turn and none is lost or duplicated. With a real model, ``add_turn`` would call it on the
+history it is given: a call that lost the race calls it again on the newer history.
+
 Configuration comes from the environment the SAM template sets: ``S3SESSIONS_BUCKET``, ``S3SESSIONS_PREFIX`` and
 ``S3SESSIONS_KMS_KEY_ID`` (empty: the bucket's default encryption). botocore reads the rest as usual
 (credentials from the function's role, ``AWS_REGION``; ``AWS_ENDPOINT_URL_S3`` for a local S3 in tests).
+The library comes from the function's layer (``infra/build_layer.py``), not from a requirements.txt.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from s3sessions import S3SessionManager, Session, SessionMetadata, SessionNotFound
+from s3sessions import S3SessionManager, Session
 from s3sessions.sync import SyncSessionManager
 
 AGENT_NAME = "lambda-agent"
+ATTEMPTS = 16
+"""How many concurrent invocations on one session a call outlasts: each lost race costs one re-read and retry."""
 
 sessions = SyncSessionManager(
     S3SessionManager(
@@ -41,12 +50,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point (``handler.handler``)."""
     session_id = event["session_id"]
     message = str(event.get("message", "hello"))
-    try:
-        session = sessions.resume(session_id)
-    except SessionNotFound:
-        session = Session(metadata=SessionMetadata(id=session_id, agent_name=AGENT_NAME))
-    reply = scripted_reply(message, session.metadata.turn_count + 1)
-    session.messages.append({"role": "user", "content": message})
-    session.messages.append({"role": "assistant", "content": reply})
-    sessions.save(session)
-    return {"session_id": session_id, "turn_count": session.metadata.turn_count, "reply": reply}
+    replies: list[str] = []
+
+    def add_turn(session: Session) -> None:  # runs again on the newer session after a lost race
+        if session.metadata.version is None:
+            session.metadata.agent_name = AGENT_NAME  # a new session
+        reply = scripted_reply(message, session.metadata.turn_count + 1)
+        session.messages.append({"role": "user", "content": message})
+        session.messages.append({"role": "assistant", "content": reply})
+        replies.append(reply)
+
+    session = sessions.update(session_id, add_turn, attempts=ATTEMPTS)
+    return {"session_id": session_id, "turn_count": session.metadata.turn_count, "reply": replies[-1]}

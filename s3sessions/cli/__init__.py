@@ -19,12 +19,12 @@ from .embedded import demo, local_s3
 from .fsck import fsck_command
 from .inspect import check, history, restore
 from .migrate import migrate
-from .options import Settings, connection_options
+from .options import OneLineUsageGroup, Settings, connection_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineUsageGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @connection_options(from_environment=True)
-@click.version_option(package_name="s3sessions", prog_name="s3sessions")
+@click.version_option(package_name="s3-agent-sessions", prog_name="s3sessions")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Store and inspect AI-agent sessions in Amazon S3.

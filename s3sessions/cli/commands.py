@@ -8,10 +8,10 @@ from typing import IO, Any
 import click
 from pydantic import ValidationError
 
-from ..errors import ConflictError
+from ..errors import AgentError, ConflictError
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata, SessionPage
-from ..validation import check_session_id, new_session_id
+from ..validation import check_name, check_session_id, new_session_id
 from .options import Settings, connection_options, json_option, one_line, pass_settings, run, translated_errors
 from .progress import HeadProgress, PageProgress
 from .render import DEFAULT_BLOCK_CHARS, metadata_json, session_table, transcript
@@ -74,15 +74,7 @@ def list_sessions(
     elif page.sessions:
         click.echo(session_table(page.sessions))
     else:
-        what = (
-            " matching" + "".join(f" {k} {v!r}" for k, v in (("tag", tag), ("agent", agent)) if v)
-            if tag or agent
-            else ""
-        )
-        click.echo(
-            f"no sessions{what} in {settings.location} (is the bucket or --prefix right? `s3sessions ls --prefix P`)",
-            err=True,
-        )
+        click.echo(settings.no_sessions([tag] if tag else (), agent=agent), err=True)
     if page.next_cursor is not None:
         more = f"s3sessions ls --cursor {page.next_cursor}" + (f" --limit {limit}" if limit != LS_PAGE else "")
         click.echo(f"more: {more}   (or --all)", err=True)
@@ -112,35 +104,84 @@ def export(settings: Settings, session_id: str) -> None:
     click.echo(json.dumps(session.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
-def _read_session(file: IO[str]) -> Session:
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _bad_file(file_name: str, problem: str) -> click.ClickException:
+    return click.ClickException(one_line(f"{file_name} {problem}"))
+
+
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number"}
+
+
+def _kind(value: object) -> str:
+    return "true or false" if isinstance(value, bool) else _JSON_KINDS.get(type(value), "null")
+
+
+def _parse_export(data: bytes, file_name: str) -> dict[str, Any]:
+    """Returns the document of an exported session, or raises one line naming what is wrong with the file."""
     try:
-        document: Any = json.load(file)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad_file(file_name, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+    try:
+        document: Any = json.loads(text, parse_constant=_not_json_constant)
+    except RecursionError as exc:
+        raise _bad_file(file_name, "is not an exported session: its JSON is nested too deeply") from exc
+    except ValueError as exc:  # json.JSONDecodeError, or NaN / Infinity
+        raise _bad_file(file_name, f"is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise _bad_file(file_name, f"is not an exported session: it is {_kind(document)}, not an object")
+    for key, kind in (("metadata", dict), ("messages", list)):
+        if not isinstance(document.get(key), kind):
+            found = "no" if key not in document else f"{_kind(document[key])} as"
+            raise _bad_file(
+                file_name,
+                f"is not an exported session: it has {found} '{key}' ({_JSON_KINDS[kind]}, as `export` writes)",
+            )
+    if not isinstance(document["metadata"].get("id"), str):
+        raise _bad_file(file_name, "is not an exported session: its metadata has no 'id' string")
+    return document
+
+
+def _read_session(file: IO[bytes], *, new_id: bool, name: str | None) -> Session:
+    """Reads and checks a file written by `export`, with --new-id and --name applied; nothing is sent to S3."""
+    if name is not None:
+        with translated_errors():
+            check_name(name)
+    file_name = str(getattr(file, "name", "-"))
+    file_name = "stdin" if file_name in ("<stdin>", "-") else file_name
+    document = _parse_export(file.read(), file_name)
+    if new_id:
+        document["metadata"]["id"] = new_session_id()
+    if name is not None:
+        document["metadata"]["name"] = name
+    try:
         session = Session.model_validate(document)
-    except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{file.name} is not JSON: {exc}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "document"
-        raise click.ClickException(
-            one_line(f"{file.name} is not an exported session: {where}: {first['msg']}")
-        ) from exc
+        raise _bad_file(file_name, f"is not an exported session: {where}: {first['msg']}") from exc
+    except (AgentError, ValueError, TypeError) as exc:  # a field validator's InvalidInput: bad id, name or tag
+        raise _bad_file(file_name, f"is not an exported session: {exc}") from exc
+    session.metadata.version = None
     return session
 
 
 @click.command("import")
 @session_options
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--new-id", is_flag=True, help="Give the session a fresh id instead of the one in the file.")
 @click.option("--name", help="Name the imported session (default: the name in the file).")
 @pass_settings
-def import_session(settings: Settings, file: IO[str], new_id: bool, name: str | None) -> None:
-    """Creates a session from a JSON file written by `export` (FILE may be - for stdin)."""
-    session = _read_session(file)
-    session.metadata.version = None
-    if new_id:
-        session.metadata.id = new_session_id()
-    if name is not None:
-        session.metadata.name = name
+def import_session(settings: Settings, file: IO[bytes], new_id: bool, name: str | None) -> None:
+    """Creates a session from a JSON file written by `export` (FILE may be - for stdin).
+
+    A file that is not an export (not UTF-8, not JSON, no metadata or messages, an invalid id, name or tag) is
+    refused with one line naming the problem, before anything is written.
+    """
+    session = _read_session(file, new_id=new_id, name=name)
     try:
         metadata = run(settings, lambda manager: manager.save(session))
     except click.ClickException as exc:
@@ -162,14 +203,17 @@ def fork(settings: Settings, session_id: str, name: str | None, as_json: bool) -
     _print_metadata(metadata, as_json, f"forked {session_id} -> {_label(metadata)}")
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})  # so that TURN may be -1
 @session_options
 @click.argument("session_id", metavar="ID")
 @click.argument("turn", type=int)
 @json_option
 @pass_settings
 def rewind(settings: Settings, session_id: str, turn: int, as_json: bool) -> None:
-    """Keeps turns 0..TURN (as `show` numbers them) and drops every later message."""
+    """Keeps turns 0..TURN (as `show` numbers them) and drops every later message.
+
+    TURN counts from 0; a TURN outside the session's turns (-1 included) is refused with the valid range.
+    """
     session = run(settings, lambda manager: manager.rewind(session_id, turn))
     kept = f"kept turns 0..{turn}: {len(session.messages)} message(s)"
     _print_metadata(session.metadata, as_json, f"rewound {_label(session.metadata)}: {kept}")

@@ -8,16 +8,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..bucket_names import check_bucket_name
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
+from ..validation import normalise_prefix
 from .options import Settings, pass_settings, translated_errors
 from .render import human_size, session_table, transcript
 
@@ -30,15 +35,17 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 _PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+_SERVER_MODULES = ("moto", "flask", "flask_cors")  # what moto's S3 server imports (the cli extra)
 Echo = Callable[[str], None]
 
 
 def _local_s3(port: int = 0) -> Any:
     """Returns a not yet started `LocalS3`, or explains how to install moto."""
-    try:
-        import moto.moto_server  # noqa: F401  (only to check that the extra is installed)
-    except ImportError as exc:
-        raise click.ClickException("the embedded S3 needs moto: pip install 's3sessions[cli]'") from exc
+    missing = [name for name in _SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise click.ClickException(
+            f"the embedded S3 needs {', '.join(missing)}: install the cli extra (from a clone: pip install '.[cli]')"
+        )
     from ..local_s3 import LocalS3
 
     return LocalS3(port=port)
@@ -204,35 +211,57 @@ def demo(settings: Settings, prefix: str | None) -> None:
     click.echo("| jq .), keep an S3 with these sessions running:  s3sessions local-s3 --with-demo   (see docs/cli.md)")
 
 
+def _stop_on_sigterm() -> None:
+    """Makes SIGTERM stop the server like Ctrl-C (a background job ignores SIGINT, so `kill` is how it ends)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (e.g. under a test runner): leave it
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 @click.command("local-s3")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port on 127.0.0.1 (default: a free one).")
+@click.option("--bucket", "bucket_option", help=f"Bucket to create (default: $S3SESSIONS_BUCKET, else {LOCAL_BUCKET}).")
+@click.option("--prefix", "prefix_option", help="Prefix to export as S3SESSIONS_PREFIX (and of --with-demo).")
 @click.option("--with-demo", is_flag=True, help="Fill the bucket with the demo's sessions (under --prefix or demo/).")
 @pass_settings
-def local_s3(settings: Settings, port: int, with_demo: bool) -> None:
-    """Runs the embedded S3 in the foreground (until Ctrl-C), with one empty bucket, and prints what to export.
+def local_s3(
+    settings: Settings, port: int, bucket_option: str | None, prefix_option: str | None, with_demo: bool
+) -> None:
+    """Runs the embedded S3 in the foreground (until Ctrl-C or SIGTERM) with one bucket, and prints what to export.
 
-    The bucket is --bucket / $S3SESSIONS_BUCKET, else "s3sessions"; --with-demo fills it with the demo's
-    sessions. Data lives in memory only.
+    The bucket is --bucket (or the group's --bucket / $S3SESSIONS_BUCKET), else "s3sessions"; --with-demo fills
+    it with the demo's sessions, then keeps serving. The export lines it prints point the library, this CLI
+    and the aws CLI of another shell at it. Data lives in memory only.
     """
+    bucket = bucket_option or settings.bucket or LOCAL_BUCKET
+    prefix = prefix_option if prefix_option is not None else settings.prefix
+    prefix = prefix or (DEMO_PREFIX if with_demo else "")
+    with translated_errors():
+        check_bucket_name(bucket, new=True)
+        prefix = normalise_prefix(prefix)
     server = _local_s3(port)
-    bucket = settings.bucket or LOCAL_BUCKET
     with _without_aws_profile():
         try:
             server.start()
         except OSError as exc:
             raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
-        prefix = settings.prefix or (DEMO_PREFIX if with_demo else "")
         with translated_errors():
             if with_demo:
                 asyncio.run(run_demo(server.endpoint_url, bucket, prefix, lambda _: None))
             else:
                 asyncio.run(_create_bucket(_aws_session(), server.endpoint_url, bucket))
-    click.echo(f"Embedded S3 (moto) on {server.endpoint_url} with bucket {bucket!r}; in memory, Ctrl-C stops it.")
+    seeded = f", seeded with the demo's sessions under {prefix}" if with_demo else ""
+    click.echo(f"Embedded S3 (moto) on {server.endpoint_url}, bucket {bucket!r}{seeded}; in memory, Ctrl-C stops it.")
     click.echo("In another shell:")
     click.echo(f"export AWS_ENDPOINT_URL={server.endpoint_url}")
     credentials = " ".join(f"{name}={value}" for name, value in FAKE_CREDENTIALS.items())
     click.echo(f"export {credentials} S3SESSIONS_BUCKET={bucket}" + (f" S3SESSIONS_PREFIX={prefix}" if prefix else ""))
-    click.echo(f"then try: s3sessions ls; aws s3 ls s3://{bucket}/ --recursive")
+    click.echo(f"then try: s3sessions ls; aws s3 ls s3://{bucket}/ --recursive", nl=True)
+    sys.stdout.flush()
+    _stop_on_sigterm()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
