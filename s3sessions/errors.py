@@ -60,7 +60,17 @@ class CorruptObject(AgentError):
 
 
 class StorageError(AgentError):
-    """S3 answered with an error, or did not answer, after botocore's retries."""
+    """S3 answered with an error, or did not answer, after botocore's retries.
+
+    Args:
+        code: S3's error code, when S3 answered (``"AccessDenied"``, ``"SlowDown"``, ``"404"``...).
+    """
+
+    def __init__(
+        self, message: str, *, session_id: str | None = None, key: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, session_id=session_id, key=key)
+        self.code = code
 
 
 class ObjectMissing(StorageError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationInfo, field_validator
 
 from .errors import InvalidInput
 from .validation import (
@@ -94,8 +94,8 @@ class SessionMetadata(BaseModel):
 
     @field_validator("total_tokens", "turn_count", "message_bytes", mode="before")
     @classmethod
-    def _valid_count(cls, value: object) -> int:
-        return check_count(value)
+    def _valid_count(cls, value: object, info: ValidationInfo) -> int:
+        return check_count(value, name=info.field_name or "count")
 
 
 MAX_PAGE_SIZE = 1000

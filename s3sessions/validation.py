@@ -101,14 +101,14 @@ def check_agent_name(agent_name: object) -> str:
     return agent_name
 
 
-def check_count(value: object) -> int:
+def check_count(value: object, *, name: str = "count") -> int:
     """Returns a count (tokens, turns, bytes) if it is an int from 0 to 10^15.
 
     Raises:
-        InvalidInput: naming the offending value.
+        InvalidInput: naming the field and the offending value.
     """
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**15:
-        raise InvalidInput(f"invalid count {value!r}: use an int from 0 to 10^15")
+        raise InvalidInput(f"invalid {name} {value!r}: use an int from 0 to 10^15")
     return value
 
 

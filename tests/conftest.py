@@ -107,7 +107,7 @@ def s3_server(request: Any) -> Iterator[S3Server]:
         os.environ.pop(name, None)
     try:
         if kind == "moto":
-            from s3sessions.local_s3 import LocalS3
+            from s3sessions.testing.local_s3 import LocalS3
 
             os.environ.update(_FAKE_AWS_ENV)
             with LocalS3() as local:

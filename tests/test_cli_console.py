@@ -23,7 +23,7 @@ from conftest import BUCKET
 from test_cli import console_script
 
 from s3sessions import S3SessionManager, Session, SessionMetadata
-from s3sessions.bucket import TLS_STATEMENT_SID
+from s3sessions.admin.bucket import TLS_STATEMENT_SID
 from s3sessions.cli.options import CLIENT_CONFIG, TOTAL_ATTEMPTS, Settings
 
 PREFIX = "console/"
@@ -245,7 +245,7 @@ def test_bucket_init_on_plain_http_leaves_out_the_tls_statement_and_keeps_the_bu
 
 def test_bucket_init_still_adds_the_tls_statement_when_asked(s3_endpoint):
     """`tls_only=True` forces it, and moto then enforces it: the lock-out the default now avoids."""
-    from s3sessions.bucket import init_bucket
+    from s3sessions.admin.bucket import init_bucket
 
     messages: list[str] = []
     asyncio.run(init_bucket(BUCKET, tls_only=True, warn=messages.append, endpoint_url=s3_endpoint))

@@ -30,10 +30,10 @@ def test_public_names_and_adapters_load_no_sdk_until_a_request():
         """
         import s3sessions
         from s3sessions import *
-        import s3sessions.bucket, s3sessions.sync
+        import s3sessions.admin.bucket, s3sessions.sync
         from s3sessions.sync import SyncSessionManager
         sessions = SyncSessionManager(s3sessions.S3SessionManager(bucket="not-contacted", prefix="p/"))
-        policy = s3sessions.bucket.agent_policy("not-contacted", prefix="p/")
+        policy = s3sessions.admin.bucket.agent_policy("not-contacted", prefix="p/")
         sessions.close()
         """
     )

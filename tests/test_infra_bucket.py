@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import BUCKET
 from test_infra_support import in_ci
 
-from s3sessions.bucket import (
+from s3sessions.admin.bucket import (
     MULTIPART_RULE_ID,
     NONCURRENT_RULE_ID,
     TLS_STATEMENT_SID,

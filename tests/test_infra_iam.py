@@ -18,7 +18,7 @@ from conftest import BUCKET
 from test_infra_support import Resolver, function_policy, load_template
 
 from s3sessions import S3SessionManager, Session, SessionMetadata
-from s3sessions.bucket import agent_policy, init_bucket
+from s3sessions.admin.bucket import agent_policy, init_bucket
 
 PREFIX = "agents/"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

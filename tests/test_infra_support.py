@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from s3sessions.bucket import BucketSettings
+from s3sessions.admin.bucket import BucketSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "infra" / "template.yaml"

@@ -12,7 +12,7 @@ from test_infra_support import (
     load_template,
 )
 
-from s3sessions.bucket import KMS_ACTIONS, agent_policy, desired_settings
+from s3sessions.admin.bucket import KMS_ACTIONS, agent_policy, desired_settings
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 PARAMETER_SETS = [

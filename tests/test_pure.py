@@ -441,7 +441,7 @@ def test_cut_layout_references_a_segment_partially():
 
 @pytest.mark.parametrize("bad", ["a/../b", "a//b", "x*", "agents/?"])
 def test_bucket_init_and_the_manager_refuse_the_same_prefixes(bad):
-    from s3sessions.bucket import agent_policy
+    from s3sessions.admin.bucket import agent_policy
 
     with pytest.raises(InvalidInput, match="invalid prefix"):
         normalise_prefix(bad)

@@ -14,8 +14,8 @@ import json
 
 import click
 
-from ..bucket import DEFAULT_NONCURRENT_DAYS, agent_policy, create_bucket, init_bucket
-from ..bucket_names import check_bucket_name
+from ..admin.bucket import DEFAULT_NONCURRENT_DAYS, agent_policy, create_bucket, init_bucket
+from ..admin.bucket_names import check_bucket_name
 from .options import CLIENT_CONFIG, Settings, connection_options, json_option, pass_settings, translated_errors
 
 kms_key_option = click.option(

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ..bucket_names import check_bucket_name
+from ..admin.bucket_names import check_bucket_name
 from ..manager import S3SessionManager
 from ..models import Session, SessionMetadata
 from ..validation import normalise_prefix
@@ -46,7 +46,7 @@ def _local_s3(port: int = 0) -> Any:
         raise click.ClickException(
             f"the embedded S3 needs {', '.join(missing)}: install the cli extra (from a clone: pip install '.[cli]')"
         )
-    from ..local_s3 import LocalS3
+    from ..testing.local_s3 import LocalS3
 
     return LocalS3(port=port)
 
@@ -63,18 +63,28 @@ def _without_aws_profile() -> Iterator[None]:
 
 def _aws_session() -> Any:
     """Returns an aioboto3 session with fake credentials, for the embedded S3 only."""
-    import aioboto3
+    from ..storage.s3 import credentials_session
 
-    return aioboto3.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+    return credentials_session(
+        FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
     )
 
 
+def _store(session: Any, endpoint_url: str, bucket: str) -> Any:
+    """The embedded S3's bucket as a store: every request of the CLI goes through the store's one request path."""
+    from ..storage.s3 import S3ObjectStore
+
+    return S3ObjectStore(bucket, session=session, endpoint_url=endpoint_url)
+
+
 async def _create_bucket(session: Any, endpoint_url: str, bucket: str) -> None:
-    async with session.client("s3", endpoint_url=endpoint_url) as client:
-        await client.create_bucket(Bucket=bucket)
+    store = _store(session, endpoint_url, bucket)
+    try:
+        await store.call("create_bucket")
+    finally:
+        await store.close()
 
 
 # ------------------------------------------------------------------------------------------------------ demo
@@ -136,13 +146,11 @@ def _demo_turns() -> list[list[Any]]:
 
 async def _layout(session: Any, endpoint_url: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
     """Returns (key, size) of every object under the prefix, as ``aws s3 ls --recursive`` shows them."""
-    async with session.client("s3", endpoint_url=endpoint_url) as client:
-        paginator = client.get_paginator("list_objects_v2")
-        return [
-            (item["Key"], int(item["Size"]))
-            async for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
-            for item in page.get("Contents", [])
-        ]
+    store = _store(session, endpoint_url, bucket)
+    try:
+        return [(item.key, item.size) for item in await store.list_objects(prefix)]
+    finally:
+        await store.close()
 
 
 async def run_demo(endpoint_url: str, bucket: str, prefix: str, echo: Echo) -> None:
@@ -206,7 +214,8 @@ def demo(settings: Settings, prefix: str | None) -> None:
                 run_demo(server.endpoint_url, DEMO_BUCKET, prefix or settings.prefix or DEMO_PREFIX, click.echo)
             )
     click.echo(
-        "\nEvery object is one zstd frame of JSON. To inspect them yourself (aws s3 ls, aws s3 cp ... - | zstd -d"
+        "\nEvery object with a body is one zstd frame of JSON (an index entry is an empty object: its key is its"
+        " listing). To inspect them yourself (aws s3 ls, aws s3 cp ... - | zstd -d"
     )
     click.echo("| jq .), keep an S3 with these sessions running:  s3sessions local-s3 --with-demo   (see docs/cli.md)")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..bucket_names import check_bucket_name
+from ..admin.bucket_names import check_bucket_name
 from ..errors import AgentError
 
 if TYPE_CHECKING:

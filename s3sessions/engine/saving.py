@@ -261,7 +261,7 @@ def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
         if metadata.name is not None:
             check_name(metadata.name)
         check_agent_name(metadata.agent_name)
-        check_count(metadata.total_tokens)
+        check_count(metadata.total_tokens, name="total_tokens")
         if metadata.parent_id is not None:
             check_session_id(metadata.parent_id)
     except InvalidInput as exc:

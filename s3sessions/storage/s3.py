@@ -30,7 +30,19 @@ log = logging.getLogger("s3sessions.store")
 
 DEFAULT_POOL_SIZE = 64
 _DELETE_BATCH = 1000
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
+_MISSING_CODES = frozenset(
+    {
+        "NoSuchKey",
+        "404",
+        "NotFound",
+        "NoSuchVersion",
+        # a bucket setting that is not set (GetBucket* answers these):
+        "ServerSideEncryptionConfigurationNotFoundError",
+        "NoSuchPublicAccessBlockConfiguration",
+        "NoSuchLifecycleConfiguration",
+        "NoSuchBucketPolicy",
+    }
+)
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
@@ -169,6 +181,18 @@ class S3ObjectStore:
                 elif not loop.is_closed() and loop.is_running():
                     asyncio.run_coroutine_threadsafe(_run(closer), loop)
 
+    async def describe(self) -> tuple[str, str, str]:
+        """Returns (endpoint URL, region, ARN partition) of this loop's client, as configured (no request)."""
+        meta = getattr(await self.client(), "meta", None)
+        endpoint = getattr(meta, "endpoint_url", None)
+        region = getattr(meta, "region_name", None)
+        partition = getattr(meta, "partition", None)
+        return (
+            endpoint if isinstance(endpoint, str) else "",
+            region if isinstance(region, str) and region else "us-east-1",
+            partition if isinstance(partition, str) and partition else "aws",
+        )
+
     async def call(self, operation: str, key: str | None = None, **kwargs: Any) -> Any:
         """Makes one S3 request on this bucket: the single place botocore errors become ours.
 
@@ -202,7 +226,7 @@ class S3ObjectStore:
         status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         message = error.get("Message") or str(exc)
         if code in _MISSING_CODES:
-            return ObjectMissing(f"{operation}: no such key", key=key)
+            return ObjectMissing(f"{operation}: no such key", key=key, code=code)
         if code in _PRECONDITION_CODES:
             return PreconditionFailed(f"{operation}: precondition failed", key=key)
         if code in _CONFLICT_CODES or (status == "409" and operation == "put_object"):
@@ -212,10 +236,16 @@ class S3ObjectStore:
                 f"S3 {operation}: access denied; check the IAM policy and the bucket policy (a policy that denies"
                 " non-TLS requests refuses http:// endpoints)",
                 key=key,
+                code=code,
             )
         if code == "NoSuchBucket":
-            return StorageError(f"bucket {self.bucket!r} does not exist", key=key)
-        return StorageError(f"S3 {operation} failed: {code} {message}", key=key)
+            return StorageError(f"bucket {self.bucket!r} does not exist", key=key, code=code)
+        if code == "BucketAlreadyExists":
+            return StorageError(
+                f"bucket name {self.bucket!r} is taken by another AWS account (names are global): pick another",
+                code=code,
+            )
+        return StorageError(f"S3 {operation} failed: {code} {message}".rstrip(), key=key, code=code)
 
     async def _read_body(self, response: Mapping[str, Any], key: str) -> bytes:
         from aiohttp import ClientError as HttpClientError
@@ -359,6 +389,15 @@ class S3ObjectStore:
                 f"S3 DeleteObjects failed for {len(errors)} object(s): {first.get('Code')} {first.get('Message')}",
                 key=first.get("Key"),
             )
+
+
+def credentials_session(access_key_id: str, secret_access_key: str, region_name: str) -> Any:
+    """Returns an ``aioboto3.Session`` with the given credentials (for a local S3 with fake ones)."""
+    import aioboto3
+
+    return aioboto3.Session(
+        aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region_name
+    )
 
 
 def _infos(response: Mapping[str, Any]) -> list[ObjectInfo]:

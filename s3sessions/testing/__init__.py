@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from .memory_store import InMemoryObjectStore
 
 if TYPE_CHECKING:
-    from ..local_s3 import LocalS3
+    from .local_s3 import LocalS3
 
 
 def __getattr__(name: str) -> Any:
     if name == "LocalS3":  # moto is imported only when asked for
-        from ..local_s3 import LocalS3
+        from .local_s3 import LocalS3
 
         return LocalS3
     raise AttributeError(name)

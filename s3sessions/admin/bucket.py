@@ -12,7 +12,7 @@ dropped) and returns what it changed. On a plain-HTTP endpoint (a local S3) it l
 statement, which would refuse every request there. `create_bucket` makes a new bucket, `check_bucket_name`
 says in words what is wrong with a name. This is an adapter on top of the store layer: it opens its client
 through `S3ObjectStore.client()` (or uses one given) and imports no AWS SDK until called; the per-setting
-steps live in ``_bucket_steps.py``.
+steps live in ``bucket_settings.py``.
 
 Example:
     >>> changes = await init_bucket("my-sessions", prefix="agents/", noncurrent_days=30)  # doctest: +SKIP
@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import InvalidInput, ObjectMissing, StorageError
+from ..validation import normalise_prefix
 from .bucket_names import bucket_name_problem, check_bucket_name
-from .errors import InvalidInput, StorageError
-from .validation import normalise_prefix
 
 log = logging.getLogger(__name__)
 
@@ -234,36 +234,37 @@ async def init_bucket(
         >>> await init_bucket("my-sessions", prefix="agents/", kms_key_arn=None)  # doctest: +SKIP
         [Change(setting='versioning', before='Suspended', after='Enabled'), ...]
     """
-    from ._bucket_steps import STEPS, open_client
+    from .bucket_settings import STEPS, open_store
 
     check_bucket_name(bucket)
     prefix = normalise_prefix(prefix)
     desired_settings(bucket, prefix=prefix, noncurrent_days=noncurrent_days)  # bad input fails before any request
-    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name, client_config)
+    store = await open_store(bucket, client, endpoint_url, region_name, profile_name, client_config)
     try:
         note = None
+        endpoint, _, partition = await store.describe()
         if tls_only is None:
-            tls_only = not is_plain_http(connection.endpoint_url)
+            tls_only = not is_plain_http(endpoint)
             if not tls_only:
-                note = tls_statement_warning(connection.endpoint_url, dry_run=dry_run)
+                note = tls_statement_warning(endpoint, dry_run=dry_run)
         wanted = desired_settings(
             bucket,
             prefix=prefix,
             noncurrent_days=noncurrent_days,
             kms_key_arn=kms_key_arn,
-            partition=connection.partition,
+            partition=partition,
             tls_only=tls_only,
         )
         changes: list[Change] = []
         for step in STEPS:
-            change = await step(connection.s3, bucket, wanted, dry_run)
+            change = await step(store, wanted, dry_run)
             if change is not None:
                 changes.append(change)
         if note is not None:  # once every request succeeded: a failure stays the one line printed
             (warn or log.warning)(note)
         return changes
     finally:
-        await connection.close()
+        await store.close()
 
 
 async def create_bucket(
@@ -285,31 +286,32 @@ async def create_bucket(
         InvalidInput: the name breaks S3's naming rules for new buckets (said in words, before any request).
         StorageError: the name is taken by another account, or a request was refused.
     """
-    from botocore.exceptions import ClientError
-
-    from ._bucket_steps import error_code, open_client, put_setting
+    from .bucket_settings import open_store
 
     check_bucket_name(bucket, new=True)
-    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name, client_config)
+    store = await open_store(bucket, client, endpoint_url, region_name, profile_name, client_config)
     try:
         try:
-            await put_setting(connection.s3.head_bucket, bucket)
+            await store.call("head_bucket")
             return False
+        except ObjectMissing:
+            pass  # absent: create it
         except StorageError as exc:
-            code = error_code(exc.__cause__) if isinstance(exc.__cause__, ClientError) else ""
-            if code in ("403", "AccessDenied", "Forbidden"):
+            if exc.code in ("NoSuchBucket",):
+                pass
+            elif exc.code in ("403", "AccessDenied", "Forbidden"):
                 raise StorageError(
                     f"bucket {bucket!r} exists but is not yours (names are global: pick another), or you lack"
                     " s3:ListBucket on it"
                 ) from exc
-            if code not in ("404", "NoSuchBucket", "NotFound"):
+            else:
                 raise
-        region = connection.region_name
+        _, region, _ = await store.describe()
         location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        await put_setting(connection.s3.create_bucket, bucket, **location)
+        await store.call("create_bucket", None, **location)
         return True
     finally:
-        await connection.close()
+        await store.close()
 
 
 async def read_settings(
@@ -321,21 +323,20 @@ async def read_settings(
     profile_name: str | None = None,
 ) -> dict[str, Any]:
     """Returns the bucket's current settings as the S3 API reports them (None where a setting is absent)."""
-    from ._bucket_steps import get_setting, open_client
+    from .bucket_settings import get_setting, open_store
 
     check_bucket_name(bucket)
-    connection = await open_client(bucket, client, endpoint_url, region_name, profile_name)
+    store = await open_store(bucket, client, endpoint_url, region_name, profile_name)
     try:
-        s3 = connection.s3
         return {
-            "versioning": await get_setting(s3.get_bucket_versioning, bucket),
-            "encryption": await get_setting(s3.get_bucket_encryption, bucket),
-            "public_access_block": await get_setting(s3.get_public_access_block, bucket),
-            "lifecycle": await get_setting(s3.get_bucket_lifecycle_configuration, bucket),
-            "policy": await get_setting(s3.get_bucket_policy, bucket),
+            "versioning": await get_setting(store, "get_bucket_versioning"),
+            "encryption": await get_setting(store, "get_bucket_encryption"),
+            "public_access_block": await get_setting(store, "get_public_access_block"),
+            "lifecycle": await get_setting(store, "get_bucket_lifecycle_configuration"),
+            "policy": await get_setting(store, "get_bucket_policy"),
         }
     finally:
-        await connection.close()
+        await store.close()
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 _LEGACY_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 _NEW_NAME_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
