@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command. Creates .venv (once) with the project and its dev extra, the tool venvs whose pins
 # clash with ours (awscli -> .venv-tools; checkov, cfn-lint, aws-sam-translator -> .venv-infra), then runs ruff,
-# mypy --strict and the core pytest suite against an embedded moto server, and finally the framework
-# integration tests in their own venv (.venv-integrations). Extra arguments go to the core pytest run.
+# mypy --strict and the core pytest suite against an embedded moto server, the store-dependent suites again against
+# a Ceph RADOS Gateway (scripts/ci-rgw.sh), the viewer's browser tests, and finally the framework integration
+# tests in their own venv (.venv-integrations). Extra arguments go to the core pytest run.
 # Needs the `zstd` and `jq` programs for the aws-CLI tests (.ci/run installs them on a fresh machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +21,9 @@ echo "== ruff"
 .venv/bin/ruff format --check s3sessions tests benchmarks examples infra
 echo "== mypy --strict"
 .venv/bin/mypy --strict s3sessions
-echo "== pytest (core, CLI, reliability, serverless)"
+echo "== pytest (core, CLI, reliability, serverless) against moto"
 .venv/bin/python -m pytest --ignore=tests/integrations "$@"
+./scripts/ci-rgw.sh
 ./scripts/ci-viewer.sh
 echo "== framework integrations"
 ./scripts/ci-integrations.sh

@@ -47,6 +47,15 @@ def backend(config: Any) -> str:
     return str(chosen)
 
 
+def pytest_configure(config: Any) -> None:
+    os.environ["S3SESSIONS_TEST_S3"] = backend(config)  # modules that parametrise by backend read it
+
+
+def off_moto() -> bool:
+    """True when the tests run against another S3 than moto (then only the S3 variants of a suite run)."""
+    return os.environ.get("S3SESSIONS_TEST_S3", "moto") != "moto"
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if backend(config) == "moto":
         return

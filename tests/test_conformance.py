@@ -4,6 +4,8 @@
 - ``s3-memory-store``: `S3SessionManager` on `InMemoryObjectStore` (the whole engine, no HTTP).
 - ``s3``: `S3SessionManager` on the S3 under test (moto by default; Ceph RGW or a real bucket, see conftest).
 - ``sync``: `SyncSessionManager` over `S3SessionManager` on the S3 under test, driven from worker threads.
+
+Off moto (``S3SESSIONS_TEST_S3=rgw``), only ``s3`` runs: the other three do not depend on the store.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import BUCKET
+from conftest import BUCKET, off_moto
 
 from s3sessions import InMemorySessionManager, S3SessionManager, SessionManager, SyncSessionManager
 from s3sessions.testing import InMemoryObjectStore
@@ -42,7 +44,7 @@ class _ThreadedSync(SessionManager):
     list = list_page = resume = save = delete = fork = rewind = tag = rename = None  # type: ignore[assignment]
 
 
-@pytest.fixture(params=["memory", "s3-memory-store", "s3", "sync"])
+@pytest.fixture(params=["s3"] if off_moto() else ["memory", "s3-memory-store", "s3", "sync"])
 async def manager(request, clock) -> AsyncIterator[SessionManager]:
     if request.param == "memory":
         yield InMemorySessionManager(clock=clock)

@@ -17,7 +17,8 @@ import os
 from typing import Any
 
 import aioboto3
-from conftest import BUCKET
+import pytest
+from conftest import BUCKET, off_moto
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, rule
@@ -283,6 +284,7 @@ def _run_machine(examples: int, steps: int) -> None:
     SessionsMachine.TestCase().runTest()
 
 
+@pytest.mark.skipif(off_moto(), reason="store-independent: runs once, with the moto suite")
 def test_the_engine_on_the_memory_store_matches_the_reference_model():
     _Shared.loop = asyncio.new_event_loop()
     _Shared.client = None

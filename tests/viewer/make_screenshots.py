@@ -19,8 +19,8 @@ from viewer_corpus import seed
 from viewer_support import start_chromium
 
 from s3sessions import S3SessionManager
-from s3sessions.testing.local_s3 import LocalS3
 from s3sessions.loop_thread import LoopThread
+from s3sessions.testing.local_s3 import LocalS3
 from s3sessions.viewer import ReadOnlySessions, ViewerApp, ViewerServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
