@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import click
@@ -37,9 +38,9 @@ def ok(result: Result) -> str:
     return result.stdout
 
 
-def conversation(*questions: str) -> list[object]:
+def conversation(*questions: str) -> list[Any]:
     """One turn per question in Anthropic's shape; the first has a tool call whose result opens no turn."""
-    messages: list[object] = []
+    messages: list[Any] = []
     for number, question in enumerate(questions):
         messages.append({"role": "user", "content": question})
         if number == 0:

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -27,7 +28,7 @@ from s3sessions.admin.bucket import TLS_STATEMENT_SID
 from s3sessions.cli.options import CLIENT_CONFIG, TOTAL_ATTEMPTS, Settings
 
 PREFIX = "console/"
-EXPORTED = {"metadata": {"id": "imported-1", "agent_name": "coder"}, "messages": [], "state": None}
+EXPORTED: dict[str, Any] = {"metadata": {"id": "imported-1", "agent_name": "coder"}, "messages": [], "state": None}
 
 
 def s3sessions(*args: str, endpoint: str | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:

@@ -22,7 +22,7 @@ from s3sessions.testing import InMemoryObjectStore
 from s3sessions.testing.conformance import *  # noqa: F403
 
 # Small bounds so that short test conversations exercise segments, sealing and partial references.
-SMALL = {"tail_bytes": 300, "segment_bytes": 900}
+SMALL: dict[str, Any] = {"tail_bytes": 300, "segment_bytes": 900}
 
 
 class _ThreadedSync(SessionManager):

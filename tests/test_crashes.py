@@ -13,7 +13,7 @@ from s3sessions import S3SessionManager, Session, SessionMetadata, SessionNotFou
 from s3sessions.admin.fsck import fsck
 from s3sessions.storage.s3 import S3ObjectStore
 
-SMALL = {"tail_bytes": 600, "segment_bytes": 2000}
+SMALL: dict[str, Any] = {"tail_bytes": 600, "segment_bytes": 2000}
 
 
 class Crash(BaseException):
@@ -52,7 +52,7 @@ def crashing_manager(endpoint: str, prefix: str) -> tuple[S3SessionManager, Cras
     return S3SessionManager(store=store, prefix=prefix, **SMALL), store  # type: ignore[arg-type]
 
 
-def turn(index: int) -> list[dict]:
+def turn(index: int) -> list[Any]:
     return [
         {"role": "user", "content": f"question {index} " + "why " * 40},
         {"role": "assistant", "content": f"answer {index} " + "because " * 40},

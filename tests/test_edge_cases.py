@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import zstandard
@@ -21,7 +22,7 @@ from s3sessions import (
 )
 from s3sessions.admin.fsck import fsck
 
-SMALL = {"tail_bytes": 300, "segment_bytes": 900}
+SMALL: dict[str, Any] = {"tail_bytes": 300, "segment_bytes": 900}
 
 
 def message(text: str) -> dict:
@@ -41,8 +42,8 @@ async def manager(request):
 async def test_unsaved_edits_of_a_held_copy_never_reach_storage(manager):
     session = Session(messages=[message("hi")], state={"n": 1})
     await manager.save(session)
-    session.state["n"] = 999  # type: ignore[index]
-    session.messages[0]["content"] = "EDITED"  # type: ignore[index]
+    session.state["n"] = 999  # type: ignore[index,call-overload]
+    session.messages[0]["content"] = "EDITED"  # type: ignore[index,call-overload]
     await manager.tag(session.id, ["x"])
     loaded = await manager.resume(session.id)
     assert loaded.state == {"n": 1} and loaded.messages == [message("hi")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from conftest import BUCKET
 
@@ -17,7 +18,7 @@ from s3sessions import S3SessionManager, Session, SyncSessionManager
 TIMEOUT = 60
 
 
-def turn(text: str) -> list[dict]:
+def turn(text: str) -> list[Any]:
     return [{"role": "user", "content": text}, {"role": "assistant", "content": "ok " + text}]
 
 

@@ -24,7 +24,7 @@ from s3sessions.admin.scan import scan_heads
 
 OPERATIONS = int(os.environ.get("S3SESSIONS_FAULT_OPERATIONS", "120"))
 SEED = int(os.environ.get("S3SESSIONS_FAULT_SEED", "7"))
-SMALL = {"tail_bytes": 700, "segment_bytes": 2500, "fanout": 4}
+SMALL: dict[str, Any] = {"tail_bytes": 700, "segment_bytes": 2500, "fanout": 4}
 
 
 def content(session: Session) -> tuple[Any, ...]:
@@ -45,7 +45,7 @@ class Workload:
         self.failures = 0
         self.ambiguous_landed = 0
 
-    def message(self, index: int) -> list[dict]:
+    def message(self, index: int) -> list[Any]:
         size = self.rng.choice([10, 100, 400])
         return [
             {"role": "user", "content": f"q{index} " + "word " * size},

@@ -29,7 +29,7 @@ def head_message_bytes() -> int:
 
 
 def test_every_golden_object_is_a_plain_zstd_json_document():
-    kinds = {}
+    kinds: dict[str, int] = {}
     for key, body in golden_objects().items():
         kind = key.split("/")[-2] if "/segments/" in key else key.split("/")[0].split(".")[0]
         expected_kind = {"segments": "segment", "sessions": "head", "index": "index", "manifest": "manifest"}[kind]

@@ -129,7 +129,7 @@ async def measured(s3_endpoint):
     async with S3SessionManager(
         bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=4096, fanout=4
     ) as manager:
-        client = await manager.store.client()
+        client = await manager.store.client()  # type: ignore[attr-defined]
         client.meta.events.register("before-parameter-build.s3", recorder)
         await drive_every_operation(manager)
     return recorder.requests
@@ -167,7 +167,7 @@ async def test_kms_requests_use_the_key_the_policy_allows(s3_endpoint):
     """With a key, every write names it (S3 then calls kms:GenerateDataKey, reads kms:Decrypt, as the caller)."""
     recorder = Recorder()
     async with S3SessionManager(bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint, kms_key_id=KEY) as manager:
-        client = await manager.store.client()
+        client = await manager.store.client()  # type: ignore[attr-defined]
         client.meta.events.register("before-parameter-build.s3", recorder)
         session = Session()
         session.messages.append({"role": "user", "content": "hi"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import zstandard
@@ -238,8 +239,8 @@ def test_reads_refuse_huge_numbers_and_deep_documents_whatever_the_stack():
 
 
 def test_copies_share_scalars_and_never_containers():
-    original = [{"role": "user", "content": [{"text": "x" * 100}], "n": 1}]
-    copied = copy_containers(original, key="k")
+    original: list[Any] = [{"role": "user", "content": [{"text": "x" * 100}], "n": 1}]
+    copied: list[Any] = copy_containers(original, key="k")
     assert copied == original
     assert copied[0] is not original[0] and copied[0]["content"] is not original[0]["content"]
     assert copied[0]["content"][0]["text"] is original[0]["content"][0]["text"]

@@ -46,7 +46,7 @@ def offences(path: pathlib.Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
         found += [
-            f"{path.relative_to(PACKAGE)}:{node.lineno}: imports {name}"
+            f"{path.relative_to(PACKAGE)}:{getattr(node, 'lineno', 0)}: imports {name}"
             for name in names
             if name.split(".")[0] in SDK_PACKAGES
         ]

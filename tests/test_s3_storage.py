@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import zstandard
@@ -14,7 +15,7 @@ from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound
 from s3sessions.admin.fsck import fsck
 
 
-def tool_turn(index: int, size: int = 3000) -> list[dict]:
+def tool_turn(index: int, size: int = 3000) -> list[Any]:
     return [
         {"role": "user", "content": f"please read file {index}"},
         {

@@ -119,7 +119,7 @@ class SessionsMachine(RuleBasedStateMachine):
         )
         assert {f: getattr(memory, f) for f in fields} == {f: getattr(s3, f) for f in fields}
         parent = {ids[0]: ids[1] for ids in self.ids.values()}
-        assert parent.get(memory.parent_id, memory.parent_id) == s3.parent_id
+        assert (parent.get(memory.parent_id, memory.parent_id) if memory.parent_id else None) == s3.parent_id
         assert memory.version is not None and s3.version is not None
 
     @initialize()

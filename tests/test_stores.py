@@ -4,6 +4,7 @@ the probe run against the S3 under test (moto by default, Ceph RGW with ``S3SESS
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import zstandard
@@ -12,7 +13,7 @@ from conftest import BUCKET
 from s3sessions import ConflictError, S3SessionManager, Session, SessionNotFound, StorageError
 from s3sessions.testing import InMemoryObjectStore
 
-TURN = [{"role": "user", "content": "hello " * 20}, {"role": "assistant", "content": "hi " * 20}]
+TURN: list[Any] = [{"role": "user", "content": "hello " * 20}, {"role": "assistant", "content": "hi " * 20}]
 
 
 async def exercise(manager: S3SessionManager) -> None:
