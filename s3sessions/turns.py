@@ -53,3 +53,14 @@ def rewind_cut(messages_turn_starts: Sequence[int], message_count: int, turn_ind
     if turn_index + 1 < len(messages_turn_starts):
         return messages_turn_starts[turn_index + 1]
     return message_count
+
+
+def turn_offset(messages: Sequence[object], turn: int) -> int | None:
+    """Returns the index among ``messages`` at which their ``turn``-th turn start (zero-based) is, or None."""
+    seen = -1
+    for index, message in enumerate(messages):
+        if is_turn_start(message):
+            seen += 1
+            if seen == turn:
+                return index
+    return None

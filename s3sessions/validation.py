@@ -45,15 +45,20 @@ def is_session_id(value: object) -> bool:
     return isinstance(value, str) and bool(ID_PATTERN.fullmatch(value)) and value not in {".", ".."}
 
 
+def _printable(value: object, *, what: str, limit: int) -> str:
+    """Returns the value if it is a string of 1 to ``limit`` printable characters, else InvalidInput naming it."""
+    if not isinstance(value, str) or not 1 <= len(value) <= limit or not value.isprintable():
+        raise InvalidInput(f"invalid {what} {value!r}: use 1-{limit} printable characters")
+    return value
+
+
 def check_name(name: object) -> str:
-    """Returns the name if it is 1-256 printable characters.
+    """Returns the session name if it is 1-256 printable characters.
 
     Raises:
         InvalidInput: naming the offending value.
     """
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or not name.isprintable():
-        raise InvalidInput(f"invalid session name {name!r}: use 1-{MAX_NAME_LENGTH} printable characters")
-    return name
+    return _printable(name, what="session name", limit=MAX_NAME_LENGTH)
 
 
 def check_tag(tag: object) -> str:
@@ -62,9 +67,7 @@ def check_tag(tag: object) -> str:
     Raises:
         InvalidInput: naming the offending value.
     """
-    if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_LENGTH or not tag.isprintable():
-        raise InvalidInput(f"invalid tag {tag!r}: use 1-{MAX_TAG_LENGTH} printable characters")
-    return tag
+    return _printable(tag, what="tag", limit=MAX_TAG_LENGTH)
 
 
 def check_tags(tags: object) -> list[str]:
@@ -96,9 +99,7 @@ def check_agent_name(agent_name: object) -> str:
     Raises:
         InvalidInput: naming the offending value.
     """
-    if not isinstance(agent_name, str) or not 1 <= len(agent_name) <= MAX_NAME_LENGTH or not agent_name.isprintable():
-        raise InvalidInput(f"invalid agent name {agent_name!r}: use 1-{MAX_NAME_LENGTH} printable characters")
-    return agent_name
+    return _printable(agent_name, what="agent name", limit=MAX_NAME_LENGTH)
 
 
 def check_count(value: object, *, name: str = "count") -> int:

@@ -8,7 +8,7 @@ referenced (partially, after a rewind) or copied server-side.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import ConflictError, CorruptObject, SessionNotFound
@@ -17,7 +17,7 @@ from ..formats.json_values import copy_containers
 from ..formats.planning import cut_layout, segment_of_turn
 from ..formats.records import HeadRecord, SegmentRef, StoredMetadata
 from ..models import Session, SessionMetadata
-from ..turns import is_turn_start
+from ..turns import is_turn_start, turn_offset
 from ..validation import check_turn_index, new_session_id
 from .commit import COMMIT_ATTEMPTS, CommitEngine, Proposal
 from .heads import Content, Prior, content_of, fork_head, fork_name, replace_content
@@ -44,13 +44,21 @@ class EditProtocols:
             record, state_json=state.state_json, tail_lines=state.tail_lines, max_bytes=self._objects.max_bytes
         )
 
-    async def _states(self, session_id: str, current: StoredHead | None) -> tuple[HeadState, Prior]:
-        """What an edit builds on after losing: the newer live head (a delete in between is SessionNotFound)."""
-        if not isinstance(current, HeadState):
-            raise SessionNotFound(
-                "session was deleted meanwhile", session_id=session_id, key=self._objects.layout.head(session_id)
-            )
-        return current, await self._engine.prior(current)
+    def _rebase_onto(
+        self, session_id: str, states: dict[str, HeadState]
+    ) -> Callable[[Prior, StoredHead | None], Awaitable[Prior]]:
+        """The rebase of an edit: build again on the newer live head (a delete in between is SessionNotFound),
+        remembering it in ``states`` for the build."""
+
+        async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
+            if not isinstance(current, HeadState):
+                raise SessionNotFound(
+                    "session was deleted meanwhile", session_id=session_id, key=self._objects.layout.head(session_id)
+                )
+            states[current.etag] = current
+            return await self._engine.prior(current)
+
+        return rebase
 
     # ----------------------------------------------------------------------------------------------- edits
 
@@ -69,10 +77,7 @@ class EditProtocols:
             )
             return self._proposal(record, current)
 
-        async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
-            newer, newer_prior = await self._states(session_id, current)
-            states[newer.etag] = newer
-            return newer_prior
+        rebase = self._rebase_onto(session_id, states)
 
         landed = await self._engine.commit(session_id, await self._engine.prior(state), build, rebase, what=what)
         assert isinstance(landed.proposal.record, HeadRecord)
@@ -133,10 +138,7 @@ class EditProtocols:
                 new_record, state_json=current.state_json, tail_lines=layout.tail, max_bytes=self._objects.max_bytes
             )
 
-        async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
-            newer, newer_prior = await self._states(session_id, current)
-            states[newer.etag] = newer
-            return newer_prior
+        rebase = self._rebase_onto(session_id, states)
 
         prior = await self._engine.prior(state)
         for _ in range(COMMIT_ATTEMPTS):
@@ -229,10 +231,7 @@ class EditProtocols:
                 record, state_json=old.state_json, tail_lines=old.tail_lines, max_bytes=self._objects.max_bytes
             )
 
-        async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
-            newer, newer_prior = await self._states(session_id, current)
-            states[newer.etag] = newer
-            return newer_prior
+        rebase = self._rebase_onto(session_id, states)
 
         landed = await self._engine.commit(session_id, await self._engine.prior(state), build, rebase, what="restoring")
         assert isinstance(landed.proposal.record, HeadRecord)
@@ -305,11 +304,7 @@ class _Cut:
 
 
 def _turn_offset(messages: list[Any], turn: int, session_id: str) -> int:
-    """Returns the index among ``messages`` where their ``turn``-th turn start (zero-based) is."""
-    seen = -1
-    for index, message in enumerate(messages):
-        if is_turn_start(message):
-            seen += 1
-            if seen == turn:
-                return index
-    raise CorruptObject("a segment's turn count does not match its messages", session_id=session_id)
+    offset = turn_offset(messages, turn)
+    if offset is None:
+        raise CorruptObject("a segment's turn count does not match its messages", session_id=session_id)
+    return offset

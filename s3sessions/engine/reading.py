@@ -14,7 +14,7 @@ from ..errors import CorruptObject, InvalidInput
 from ..formats.json_values import copy_containers
 from ..formats.planning import segment_of_turn
 from ..models import Session, SessionMetadata
-from ..turns import is_turn_start
+from ..turns import turn_offset
 from .objects import HeadState, MissingSegment, SessionObjects, Snapshot
 
 
@@ -85,7 +85,10 @@ async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, 
     decoded: list[Any] = [message for segment in segments for message in segment.messages]
     decoded += record.tail
     if first_ref < len(record.segments) and last_turns and last_turns < record.turn_count:
-        omitted = start + _turn_offset(segments[0].messages, first_turn)
+        offset = turn_offset(segments[0].messages, first_turn)
+        if offset is None:
+            raise CorruptObject("a segment's turn count does not match its messages", session_id=session_id)
+        omitted = start + offset
     visible = copy_containers(decoded[omitted - start :], key=objects.layout.head(session_id), session_id=session_id)
     objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
     session = Session.model_construct(
@@ -95,14 +98,3 @@ async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, 
     )
     session._omitted = omitted
     return session
-
-
-def _turn_offset(messages: list[Any], turn: int) -> int:
-    """Returns the index among ``messages`` where their ``turn``-th turn start (zero-based) is."""
-    seen = -1
-    for index, message in enumerate(messages):
-        if is_turn_start(message):
-            seen += 1
-            if seen == turn:
-                return index
-    raise CorruptObject("segment turn count does not match its messages")
