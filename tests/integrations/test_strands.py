@@ -21,7 +21,7 @@ from _support import (
 require("strands")
 
 from strands import Agent  # noqa: E402
-from strands.types.session import SessionAgent, SessionMessage  # noqa: E402
+from strands.types.session import Session, SessionAgent, SessionMessage, SessionType  # noqa: E402
 
 from s3sessions import ConflictError, InMemorySessionManager, S3SessionManager  # noqa: E402
 from s3sessions.integrations import _strands_format as fmt  # noqa: E402
@@ -107,6 +107,7 @@ def test_a_named_agent_gets_its_own_session(s3_endpoint):
 
 def test_redaction_and_timestamps_round_trip_through_the_repository():
     repository = S3SessionsRepository(InMemorySessionManager(), asyncio.run)
+    repository.create_session(Session(session_id="s", session_type=SessionType.AGENT))
     repository.create_agent(
         "s", SessionAgent(agent_id="default", state={"blob": b"\x00\xff"}, conversation_manager_state={})
     )
