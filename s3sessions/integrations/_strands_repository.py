@@ -246,9 +246,17 @@ class S3SessionsRepository(SessionRepository):
 
     # -------------------------------------------------------------------------------------- holding writes
 
-    def hold(self, key: str) -> None:
-        """Collects the writes to storage id ``key`` in the cache until `release` (idempotent)."""
-        self._held.setdefault(key, None)
+    def hold(self, key: str) -> bool:
+        """Collects the writes to storage id ``key`` in the cache until `release`.
+
+        Returns:
+            True if this call started holding ``key``; False if it was held already (whoever started the
+            hold releases it).
+        """
+        if key in self._held:
+            return False
+        self._held[key] = None
+        return True
 
     def release(self, key: str) -> None:
         """Saves what was written to ``key`` since `hold`, once (nothing if nothing changed); stops holding it.

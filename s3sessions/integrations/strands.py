@@ -33,11 +33,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Literal
 
-from strands.hooks import AfterInvocationEvent, BeforeInvocationEvent, HookRegistry
+from strands.hooks import AfterInvocationEvent, BeforeInvocationEvent, HookRegistry, MessageAddedEvent
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.session.session_repository import SessionRepository
 from strands.types.agent import LocalAgent
-from strands.types.content import Message
 from strands.types.session import Session as StrandsSession
 from strands.types.session import SessionAgent, SessionMessage
 
@@ -87,6 +86,7 @@ class StrandsSessionManager(RepositorySessionManager, SessionRepository):
         self.manager, self._owns_manager = open_manager(manager, manager_options)
         self._loop: LoopThread | None = LoopThread(name=f"s3sessions-strands-{session_id}")
         self._repository = S3SessionsRepository(self.manager, self._loop.run)
+        self._message_holds: set[str] = set()
         try:
             super().__init__(session_id=session_id, session_repository=self._repository)
         except BaseException:
@@ -96,31 +96,41 @@ class StrandsSessionManager(RepositorySessionManager, SessionRepository):
     # --------------------------------------------------------------------------------- session management
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
-        """Registers Strands' persistence hooks; in ``"invocation"`` mode also the pair that holds an agent's
-        writes from the start of each invocation and saves them once at its end."""
+        """Registers Strands' persistence hooks, and around them the holds that make one save of each message
+        and the agent state Strands syncs after it (``"message"``) or of each whole invocation
+        (``"invocation"``)."""
+        registry.add_callback(MessageAddedEvent, self._hold_message)
         super().register_hooks(registry, **kwargs)
+        registry.add_callback(MessageAddedEvent, self._release_message)
         if self.commit_mode == "invocation":
-            registry.add_callback(BeforeInvocationEvent, lambda event: self._repository.hold(self._key(event.agent)))
-            registry.add_callback(AfterInvocationEvent, self._end_invocation)
+            registry.add_callback(BeforeInvocationEvent, self._start_invocation)
+        registry.add_callback(AfterInvocationEvent, self._end_invocation)
 
     def initialize(self, agent: LocalAgent, **kwargs: Any) -> None:
         """Restores the agent, or creates it with its initial messages in one save."""
         with self._repository.deferred(self._key(agent)):
             super().initialize(agent, **kwargs)
 
-    def append_message(self, message: Message, agent: LocalAgent, **kwargs: Any) -> None:
-        """Stores the message and, in the same save, the agent's state if it changed.
+    def _hold_message(self, event: MessageAddedEvent) -> None:
+        key = self._key(event.agent)
+        if self._repository.hold(key):
+            self._message_holds.add(key)
 
-        Strands calls ``sync_agent`` right after each appended message; folding it in here makes a message cost
-        one save instead of two (the ``sync_agent`` that follows then finds nothing to write).
-        """
-        with self._repository.deferred(self._key(agent)):
-            super().append_message(message, agent, **kwargs)
-            self.sync_agent(agent)
+    def _release_message(self, event: MessageAddedEvent) -> None:
+        key = self._key(event.agent)
+        if key in self._message_holds:
+            self._message_holds.discard(key)
+            self._repository.release(key)
+
+    def _start_invocation(self, event: BeforeInvocationEvent) -> None:
+        self._repository.hold(self._key(event.agent))
 
     def _end_invocation(self, event: AfterInvocationEvent) -> None:
+        """Syncs the agent and saves what the invocation held (also a message hold a failed write left)."""
+        key = self._key(event.agent)
         self.sync_agent(event.agent)
-        self._repository.release(self._key(event.agent))
+        self._message_holds.discard(key)
+        self._repository.release(key)
 
     def _key(self, agent: LocalAgent) -> str:
         return fmt.storage_id(self.session_id, agent.agent_id)
