@@ -43,7 +43,7 @@ from ..base import AsyncClosing, SessionManager
 from ..errors import InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
 from ..validation import check_session_id
-from ._manager import NoChange, commit, open_manager
+from ._manager import NoChange, Writer, open_manager
 
 if TYPE_CHECKING:
     from claude_agent_sdk.types import (
@@ -123,7 +123,7 @@ class ClaudeSessionStore(AsyncClosing):
 
     def __init__(self, manager: SessionManager | None = None, **manager_options: Any) -> None:
         self.manager, self._owns_manager = open_manager(manager, manager_options)
-        self._cache: dict[str, Session] = {}
+        self._writers: dict[str, Writer] = {}
 
     async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
         """Appends entries, skipping those whose ``uuid`` the transcript already holds.
@@ -147,9 +147,7 @@ class ClaudeSessionStore(AsyncClosing):
             session.state = state
             session.messages.extend(new)
 
-        saved = await commit(self.manager, session_id, self._cache.get(session_id), append, agent_name=AGENT_NAME)
-        if saved is not None:
-            self._cache[session_id] = saved
+        await self._writer(session_id).write(append)
 
     async def load(self, key: SessionKey) -> list[SessionStoreEntry] | None:
         """Returns the transcript's entries in order, or None if it was never written (or was deleted).
@@ -185,8 +183,11 @@ class ClaudeSessionStore(AsyncClosing):
 
         async def summary(session_id: str) -> SessionSummaryEntry | None:
             async with limit:
-                session = await self._read(session_id)
-            if session is None or not isinstance(session.state, dict):
+                try:
+                    session = await self.manager.resume(session_id)  # not kept: a listing may read thousands
+                except SessionNotFound:
+                    return None
+            if not isinstance(session.state, dict):
                 return None
             stored = session.state.get(SUMMARY_STATE)
             data = stored.get("data") if isinstance(stored, dict) else None
@@ -223,7 +224,7 @@ class ClaudeSessionStore(AsyncClosing):
                 f"{session_id}.{part}" for part in await self._subkey_parts(key["project_key"], key["session_id"])
             ]
         for target in targets:
-            self._cache.pop(target, None)
+            self._writer(target).held = None
             with contextlib.suppress(SessionNotFound):
                 await self.manager.delete(target)
 
@@ -234,14 +235,18 @@ class ClaudeSessionStore(AsyncClosing):
 
     # -------------------------------------------------------------------------------------------- helpers
 
+    def _writer(self, session_id: str) -> Writer:
+        if session_id not in self._writers:
+            self._writers[session_id] = Writer(self.manager, session_id, AGENT_NAME)
+        return self._writers[session_id]
+
     async def _read(self, session_id: str) -> Session | None:
+        writer = self._writer(session_id)
         try:
-            session = await self.manager.resume(session_id)
+            writer.held = await self.manager.resume(session_id)
         except SessionNotFound:
-            self._cache.pop(session_id, None)
-            return None
-        self._cache[session_id] = session
-        return session
+            writer.held = None
+        return writer.held
 
     async def _main_transcripts(self, project_key: str) -> list[tuple[str, SessionMetadata]]:
         """(escaped session id, metadata) of the project's main transcripts."""

@@ -10,7 +10,8 @@ uploading the new items and the inline tail, never the history. The SDK ships no
 Concurrency: ``add_items`` and ``pop_item`` are conditional on the version this object last read. When another
 writer committed first, they re-read and apply again on top (as SQLiteSession's inserts and deletes do), a
 bounded number of times with jittered back-off (`SessionManager.update`), then raise `ConflictError`; no item is
-lost or duplicated. One object may be used from any event loop or thread (``Runner.run_sync`` makes its own).
+lost or duplicated. Concurrent writes through one object are applied together in one save (``_manager.Writer``).
+One object may be used from any event loop or thread (``Runner.run_sync`` makes its own).
 
 Requires ``pip install 's3sessions[openai-agents]'``.
 """
@@ -25,7 +26,7 @@ from ..base import AsyncClosing, SessionManager
 from ..errors import SessionNotFound
 from ..models import Session
 from ..validation import check_session_id
-from ._manager import NoChange, commit, open_manager
+from ._manager import NoChange, Writer, open_manager
 
 if TYPE_CHECKING:
     from agents.items import TResponseInputItem
@@ -72,8 +73,7 @@ class OpenAIAgentsSession(AsyncClosing):
             coerce_session_settings(session_settings) if session_settings is not None else SessionSettings()
         )
         self.manager, self._owns_manager = open_manager(manager, manager_options)
-        self._agent_name = agent_name
-        self._session: Session | None = None
+        self._writer = Writer(self.manager, self.session_id, agent_name)
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
         """Returns the history, or its latest ``limit`` items (default: ``session_settings.limit``), oldest first.
@@ -126,7 +126,7 @@ class OpenAIAgentsSession(AsyncClosing):
 
         S3 requests: those of `SessionManager.delete`.
         """
-        self._session = None
+        self._writer.held = None
         with contextlib.suppress(SessionNotFound):
             await self.manager.delete(self.session_id)
 
@@ -139,12 +139,10 @@ class OpenAIAgentsSession(AsyncClosing):
 
     async def _read(self) -> Session | None:
         try:
-            self._session = await self.manager.resume(self.session_id)
+            self._writer.held = await self.manager.resume(self.session_id)
         except SessionNotFound:
-            self._session = None
-        return self._session
+            self._writer.held = None
+        return self._writer.held
 
     async def _commit(self, change: Callable[[Session], None]) -> None:
-        saved = await commit(self.manager, self.session_id, self._session, change, agent_name=self._agent_name)
-        if saved is not None:
-            self._session = saved
+        await self._writer.write(change)
