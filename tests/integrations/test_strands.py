@@ -270,3 +270,14 @@ def test_multi_agent_state_is_an_s3sessions_session_and_resumes(s3_endpoint, kin
         assert sessions.read_multi_agent(f"team-{kind}", team.id) == state
         build(sessions, [])
     assert restored == [state]  # a new process restores what the first one stored
+
+    from click.testing import CliRunner
+
+    from s3sessions.cli import cli
+
+    where = ["--bucket", BUCKET, "--prefix", PREFIX, "--endpoint-url", s3_endpoint]
+    listed = CliRunner().invoke(cli, ["ls", *where, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert f"team-{kind}.multi_agent_{team.id}" in listed.output
+    shown = CliRunner().invoke(cli, ["show", *where, f"team-{kind}.multi_agent_{team.id}"])
+    assert shown.exit_code == 0, shown.output
