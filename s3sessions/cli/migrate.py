@@ -47,6 +47,9 @@ def strands(
 ) -> None:
     """Convert sessions written by Strands' S3SessionManager (session_<id>/...) under SOURCE.
 
+    Agents and multi-agent (Swarm, Graph) states become s3sessions sessions, read through the destination's
+    object store when SOURCE is in the same bucket (else through one opened with --endpoint-url/--region/--profile).
+
     Converts SESSION_ID, or every session under the prefix (with a progress bar) when no id is given.
     Lossless and idempotent: running it again writes nothing for sessions that did not change.
     """
@@ -103,15 +106,20 @@ def strands(
                         "messages": result.messages,
                         "outcome": result.outcome,
                         "skipped": result.skipped,
+                        "kind": result.kind,
                     }
                 )
             )
         else:
+            what = {"agent": "agent ", "multi_agent": "multi-agent ", "session": "session record"}[result.kind]
             click.echo(
-                f"{result.outcome:9} {result.session_id} (agent {result.agent_id}) -> {result.storage_id}:"
+                f"{result.outcome:9} {result.session_id} ({what}{result.agent_id}) -> {result.storage_id}:"
                 f" {result.messages} messages"
             )
     for key in sorted({key for result in results for key in result.skipped}):
         click.echo(f"warning: not converted: {key}", err=True)
     if not as_json:
-        click.echo(f"{len(results)} agent(s) from {len({r.session_id for r in results})} session(s)", err=True)
+        agents = sum(result.kind == "agent" for result in results)
+        multi_agents = sum(result.kind == "multi_agent" for result in results)
+        extra = f", {multi_agents} multi-agent(s)" if multi_agents else ""
+        click.echo(f"{agents} agent(s){extra} from {len({r.session_id for r in results})} session(s)", err=True)

@@ -3,14 +3,20 @@
 Shared by the Strands adapter and the migration from Strands' own ``S3SessionManager``, so both write the
 same shape::
 
-    Session.metadata.id          "<strands session id>" for the agent "default", else "<session id>.<agent id>"
-    Session.metadata.agent_name  the Strands agent id
+    Session.metadata.id          "<strands session id>" for the agent "default" (also the Strands session's own
+                                 record: it exists once the session holds an agent or a multi-agent),
+                                 "<session id>.<agent id>" for another agent,
+                                 "<session id>.multi_agent_<id>" for a multi-agent (Swarm, Graph) state
+    Session.metadata.agent_name  "default", the agent id, or "multi_agent_<id>": the id is always
+                                 "<session id>" or "<session id>.<agent_name>" (`belongs_to`)
     Session.messages[i]          the agent's i-th message as the model sees it (the redacted one if redacted),
                                  plus one key "_strands": {"message_id", "created_at", "updated_at",
                                  and "unredacted" (the original) when a guardrail redacted it}
     Session.state                {"strands": {"format": 1, "session": {...}, "agent": {...}}}:
                                  Strands' session record and its agent record (state, conversation manager
-                                 state, internal state, timestamps)
+                                 state, internal state, timestamps); "multi_agent": {...} (the multi-agent's
+                                 serialized state) instead of "agent" for a multi-agent; only "session" in
+                                 "<session id>" while the session has no default agent
 
 Raw bytes (image and document blocks) are not JSON; they are stored with an explicit, unambiguous encoding:
 ``bytes`` becomes ``{"$bytes": "<base64>"}``, and a genuine dict whose only key is ``"$bytes"`` or ``"$dict"``
@@ -28,6 +34,7 @@ from ..errors import InvalidInput
 from ..validation import check_session_id
 
 DEFAULT_AGENT_ID = "default"
+MULTI_AGENT_PREFIX = "multi_agent_"
 STATE_KEY = "strands"
 MESSAGE_META_KEY = "_strands"
 FORMAT = 1
@@ -47,6 +54,17 @@ def storage_id(session_id: str, agent_id: str) -> str:
         return check_session_id(combined)
     except InvalidInput as exc:
         raise InvalidInput(f"Strands session {session_id!r} / agent {agent_id!r} cannot be stored: {exc}") from exc
+
+
+def multi_agent_slot(multi_agent_id: str) -> str:
+    """Returns the agent name (and id suffix) under which a multi-agent's state is stored."""
+    return f"{MULTI_AGENT_PREFIX}{multi_agent_id}"
+
+
+def belongs_to(storage_id: str, agent_name: str, session_id: str) -> bool:
+    """True if the s3sessions session ``storage_id`` (of ``agent_name``) holds part of Strands session
+    ``session_id``. Decided by the agent name, so session ``a`` never claims the default agent of session ``a.b``."""
+    return storage_id == session_id or storage_id == f"{session_id}.{agent_name}"
 
 
 def encode_value(value: Any) -> Any:
@@ -153,19 +171,24 @@ def message_id_of(stored: Any, position: int) -> int:
     return position
 
 
-def stored_state(session_record: Mapping[str, Any], agent_record: Mapping[str, Any]) -> dict[str, Any]:
-    """Returns ``Session.state`` for a Strands session record and agent record (raw bytes allowed)."""
-    return {
-        STATE_KEY: {
-            "format": FORMAT,
-            "session": encode_value(session_record),
-            "agent": encode_value(agent_record),
-        }
-    }
+def stored_state(
+    session_record: Mapping[str, Any],
+    agent_record: Mapping[str, Any] | None = None,
+    *,
+    multi_agent: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Returns ``Session.state`` for a Strands session record and an agent record or a multi-agent state (raw
+    bytes allowed); neither for a session that has no default agent yet."""
+    strands: dict[str, Any] = {"format": FORMAT, "session": encode_value(session_record)}
+    if agent_record is not None:
+        strands["agent"] = encode_value(agent_record)
+    if multi_agent is not None:
+        strands["multi_agent"] = encode_value(multi_agent)
+    return {STATE_KEY: strands}
 
 
-def state_records(state: Any, session_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Inverts `stored_state`: returns (session record, agent record).
+def state_records(state: Any, session_id: str) -> dict[str, Any]:
+    """Inverts `stored_state`: returns ``{"session": {...}}`` plus ``"agent"`` or ``"multi_agent"`` if stored.
 
     Raises:
         InvalidInput: the state was not written by the Strands adapter or the migration.
@@ -173,10 +196,14 @@ def state_records(state: Any, session_id: str) -> tuple[dict[str, Any], dict[str
     strands = state.get(STATE_KEY) if isinstance(state, dict) else None
     if not isinstance(strands, dict) or strands.get("format") != FORMAT:
         raise InvalidInput(
-            f"session {session_id!r} holds no Strands agent record (state[{STATE_KEY!r}] format {FORMAT}):"
+            f"session {session_id!r} holds no Strands record (state[{STATE_KEY!r}] format {FORMAT}):"
             " it was not written by s3sessions.integrations.strands"
         )
-    return decode_value(strands.get("session") or {}), decode_value(strands["agent"])
+    records = {"session": decode_value(strands.get("session") or {})}
+    for name in ("agent", "multi_agent"):
+        if isinstance(strands.get(name), dict):
+            records[name] = decode_value(strands[name])
+    return records
 
 
 def total_tokens(messages: list[Any]) -> int:

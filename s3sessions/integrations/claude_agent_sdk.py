@@ -13,38 +13,55 @@ without a uuid are appended as they come, as the protocol asks.
 
 Concurrency: each append is a conditional PUT on the version this store last read; when another process
 appended first, it re-reads and appends on top (order is commit order, as the protocol allows), a bounded
-number of times, then raises `ConflictError` (the SDK retries the batch, then reports it).
+number of times with jittered back-off (`SessionManager.update`), then raises `ConflictError` (the SDK retries
+the batch, then reports it).
+
+Summaries: each append to a main transcript folds its entries into the SDK's summary
+(``fold_session_summary``) and stores it in the same commit, in ``state["claude_agent_sdk_summary"]``, so
+``list_session_summaries`` never re-folds a transcript and its ``mtime`` is the commit's own time, the clock
+``list_sessions`` reports (Unix milliseconds of ``updated_at``).
 
 What it costs per flushed batch (once per turn in the SDK's default ``batched`` mode): a conditional PUT of the
-head plus a PUT of an index shard, uploading the new entries and the inline tail, never the history; ``load`` is
-one GET (two round trips for a long history).
+head plus a PUT of its index entry, uploading the new entries and the inline tail, never the history; ``load`` is
+one GET (two round trips for a long history); ``list_sessions`` and ``list_subkeys`` one listing of the index;
+``list_session_summaries`` that listing plus one GET of each of the project's main transcripts, in parallel
+(the index does not carry the summary yet; see the README).
 
-Not implemented: ``list_session_summaries`` (optional; the SDK then lists with ``list_sessions`` and ``load``).
-
-Requires ``pip install 's3sessions[claude-agent-sdk]'`` (only for the protocol's types; this module runs
-without it).
+Requires ``pip install 's3sessions[claude-agent-sdk]'`` (its protocol types and ``fold_session_summary``; the
+SDK is imported when a main transcript is first appended to).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
 from ..base import AsyncClosing, SessionManager
-from ..errors import ConflictError, InvalidInput, SessionNotFound
+from ..errors import InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
 from ..validation import check_session_id
+from ._manager import NoChange, Writer, open_manager
 
 if TYPE_CHECKING:
-    from claude_agent_sdk.types import SessionKey, SessionListSubkeysKey, SessionStoreEntry, SessionStoreListEntry
+    from claude_agent_sdk.types import (
+        SessionKey,
+        SessionListSubkeysKey,
+        SessionStoreEntry,
+        SessionStoreListEntry,
+        SessionSummaryEntry,
+    )
 
 __all__ = ["ClaudeSessionStore", "storage_id"]
 
-REBASE_ATTEMPTS = 8
-"""How often an append re-reads the transcript and appends again after another writer committed first."""
 PROJECT_HASH_CHARS = 16
+AGENT_NAME = "claude-agent-sdk"
+KEY_STATE = "claude_agent_sdk"
+SUMMARY_STATE = "claude_agent_sdk_summary"
+PARALLEL_READS = 16
+"""Transcripts `ClaudeSessionStore.list_session_summaries` reads at once."""
 _PLAIN = re.compile(r"[A-Za-z0-9-]")
 _ESCAPE = re.compile(r"_([0-9A-F]{2})")
 
@@ -95,63 +112,42 @@ class ClaudeSessionStore(AsyncClosing):
 
     Args:
         manager: The s3sessions manager (e.g. an open `S3SessionManager`); the caller keeps ownership.
-        bucket, prefix, endpoint_url, region_name: Without ``manager``: where to store; this object then owns
-            its manager (close it with ``await store.close()`` or ``async with``).
+        **manager_options: Without ``manager``: `S3SessionManager` options (``bucket``, ``prefix``,
+            ``endpoint_url``, ``region_name``, ``profile_name``, ``kms_key_id``, ``client_config``, ...), passed
+            verbatim; this object then owns its manager (close it with ``await store.close()`` or ``async with``).
 
     Example:
         >>> async with S3SessionManager(bucket="my-bucket", prefix="claude/") as sessions:  # doctest: +SKIP
         ...     options = ClaudeAgentOptions(session_store=ClaudeSessionStore(sessions))
     """
 
-    def __init__(
-        self,
-        manager: SessionManager | None = None,
-        *,
-        bucket: str | None = None,
-        prefix: str = "",
-        endpoint_url: str | None = None,
-        region_name: str | None = None,
-    ) -> None:
-        self._owns_manager = manager is None
-        if manager is None:
-            from ..manager import S3SessionManager
-
-            manager = S3SessionManager(bucket=bucket, prefix=prefix, endpoint_url=endpoint_url, region_name=region_name)
-        self.manager = manager
-        self._cache: dict[str, Session] = {}
+    def __init__(self, manager: SessionManager | None = None, **manager_options: Any) -> None:
+        self.manager, self._owns_manager = open_manager(manager, manager_options)
+        self._writers: dict[str, Writer] = {}
 
     async def append(self, key: SessionKey, entries: list[SessionStoreEntry]) -> None:
         """Appends entries, skipping those whose ``uuid`` the transcript already holds.
 
-        S3 requests: PUT head (conditional), PUT index shard; plus a GET when this store holds no copy of
+        S3 requests: PUT head (conditional), PUT index entry; plus a GET when this store holds no copy of
         the transcript yet or lost a race. Nothing when every entry is a duplicate.
         """
         if not entries:
             return
         session_id = storage_id(key["project_key"], key["session_id"], key.get("subpath"))
-        session = self._cache.get(session_id)
-        if session is None:
-            session = await self._read(session_id)
-        for _ in range(REBASE_ATTEMPTS):
-            if session is None:
-                session = Session(
-                    metadata=SessionMetadata(id=session_id, agent_name="claude-agent-sdk"),
-                    state={"claude_agent_sdk": {name: str(value) for name, value in key.items()}},
-                )
+        main = key.get("subpath") is None
+
+        def append(session: Session) -> None:
             new = _unseen(session.messages, entries)
             if not new:
-                return
-            candidate = session.model_copy(
-                update={"messages": [*session.messages, *new], "metadata": session.metadata.model_copy()}
-            )
-            try:
-                await self.manager.save(candidate)
-            except (ConflictError, SessionNotFound):
-                session = await self._read(session_id)
-                continue
-            self._cache[session_id] = candidate
-            return
-        raise ConflictError("the transcript kept changing while appending to it", session_id=session_id)
+                raise NoChange
+            state = session.state if isinstance(session.state, dict) else {}
+            state.setdefault(KEY_STATE, {name: str(value) for name, value in key.items()})
+            if main:
+                state[SUMMARY_STATE] = _fold(state.get(SUMMARY_STATE), key, new)
+            session.state = state
+            session.messages.extend(new)
+
+        await self._writer(session_id).write(append)
 
     async def load(self, key: SessionKey) -> list[SessionStoreEntry] | None:
         """Returns the transcript's entries in order, or None if it was never written (or was deleted).
@@ -167,20 +163,50 @@ class ClaudeSessionStore(AsyncClosing):
     async def list_sessions(self, project_key: str) -> list[SessionStoreListEntry]:
         """Lists the project's main transcripts with their last commit time (Unix milliseconds).
 
-        S3 requests: one parallel wave of GETs of the index shards.
+        S3 requests: one listing of the index.
         """
-        project = _project_hash(project_key)
-        listed: list[SessionStoreListEntry] = []
-        for metadata in await self.manager.list():
-            parts = metadata.id.split(".")
-            if len(parts) == 2 and parts[0] == project:
-                listed.append({"session_id": _unescape(parts[1]), "mtime": metadata.updated_at * 1000})
-        return listed
+        return [
+            {"session_id": _unescape(session_id), "mtime": _mtime(metadata)}
+            for session_id, metadata in await self._main_transcripts(project_key)
+        ]
+
+    async def list_session_summaries(self, project_key: str) -> list[SessionSummaryEntry]:
+        """Returns the summaries `append` folded for the project's main transcripts (the SDK's fast path).
+
+        Each summary's ``mtime`` is its transcript's commit time (the clock of `list_sessions`); transcripts
+        written before summaries were kept have none (the SDK then derives theirs with ``load``).
+
+        S3 requests: one listing of the index, then one GET per main transcript of the project (in parallel,
+        `PARALLEL_READS` at once).
+        """
+        limit = asyncio.Semaphore(PARALLEL_READS)
+
+        async def summary(session_id: str) -> SessionSummaryEntry | None:
+            async with limit:
+                try:
+                    session = await self.manager.resume(session_id)  # not kept: a listing may read thousands
+                except SessionNotFound:
+                    return None
+            if not isinstance(session.state, dict):
+                return None
+            stored = session.state.get(SUMMARY_STATE)
+            data = stored.get("data") if isinstance(stored, dict) else None
+            if not isinstance(stored, dict) or not isinstance(data, dict):
+                return None
+            entry: SessionSummaryEntry = {
+                "session_id": str(stored["session_id"]),
+                "mtime": _mtime(session.metadata),
+                "data": dict(data),
+            }
+            return entry
+
+        listed = [metadata.id for _, metadata in await self._main_transcripts(project_key)]
+        return [entry for entry in await asyncio.gather(*(summary(i) for i in listed)) if entry is not None]
 
     async def list_subkeys(self, key: SessionListSubkeysKey) -> list[str]:
         """Lists the subpaths (subagent transcripts) stored under a session.
 
-        S3 requests: one parallel wave of GETs of the index shards.
+        S3 requests: one listing of the index.
         """
         return [_unescape(part) for part in await self._subkey_parts(key["project_key"], key["session_id"])]
 
@@ -198,7 +224,7 @@ class ClaudeSessionStore(AsyncClosing):
                 f"{session_id}.{part}" for part in await self._subkey_parts(key["project_key"], key["session_id"])
             ]
         for target in targets:
-            self._cache.pop(target, None)
+            self._writer(target).held = None
             with contextlib.suppress(SessionNotFound):
                 await self.manager.delete(target)
 
@@ -209,14 +235,28 @@ class ClaudeSessionStore(AsyncClosing):
 
     # -------------------------------------------------------------------------------------------- helpers
 
+    def _writer(self, session_id: str) -> Writer:
+        if session_id not in self._writers:
+            self._writers[session_id] = Writer(self.manager, session_id, AGENT_NAME)
+        return self._writers[session_id]
+
     async def _read(self, session_id: str) -> Session | None:
+        writer = self._writer(session_id)
         try:
-            session = await self.manager.resume(session_id)
+            writer.held = await self.manager.resume(session_id)
         except SessionNotFound:
-            self._cache.pop(session_id, None)
-            return None
-        self._cache[session_id] = session
-        return session
+            writer.held = None
+        return writer.held
+
+    async def _main_transcripts(self, project_key: str) -> list[tuple[str, SessionMetadata]]:
+        """(escaped session id, metadata) of the project's main transcripts."""
+        project = _project_hash(project_key)
+        listed = []
+        for metadata in await self.manager.list():
+            parts = metadata.id.split(".")
+            if len(parts) == 2 and parts[0] == project:
+                listed.append((parts[1], metadata))
+        return listed
 
     async def _subkey_parts(self, project_key: str, session_id: str) -> list[str]:
         main = storage_id(project_key, session_id)
@@ -225,6 +265,22 @@ class ClaudeSessionStore(AsyncClosing):
             if metadata.id.startswith(main + ".") and metadata.id.count(".") == 2:
                 parts.append(metadata.id[len(main) + 1 :])
         return sorted(parts)
+
+
+def _mtime(metadata: SessionMetadata) -> int:
+    """The transcript's storage time in Unix milliseconds: its last commit (``updated_at``)."""
+    return int(metadata.updated_at * 1000)
+
+
+def _fold(previous: Any, key: SessionKey, entries: list[Any]) -> dict[str, Any]:
+    """Folds appended entries into the stored summary (``session_id`` and the SDK's opaque ``data``)."""
+    from claude_agent_sdk import fold_session_summary
+
+    prev: Any = None
+    if isinstance(previous, dict) and isinstance(previous.get("data"), dict):
+        prev = {"session_id": previous.get("session_id", key["session_id"]), "mtime": 0, "data": previous["data"]}
+    folded = fold_session_summary(prev, key, entries)
+    return {"session_id": folded["session_id"], "data": folded["data"]}
 
 
 def _unseen(messages: list[Any], entries: list[Any]) -> list[Any]:

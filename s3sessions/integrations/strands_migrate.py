@@ -5,33 +5,39 @@ Strands' layout, under a prefix ``P`` (``P/`` omitted when empty)::
     P/session_<id>/session.json
     P/session_<id>/agents/agent_<agent id>/agent.json
     P/session_<id>/agents/agent_<agent id>/messages/message_<n>.json      n = 0, 1, ... 10 (not zero-padded)
+    P/session_<id>/multi_agents/multi_agent_<id>/multi_agent.json       a Swarm's or Graph's state
 
 Each agent becomes one s3sessions session in the shape `s3sessions.integrations.strands` reads and writes
 (see `_strands_format`): its messages in numeric order of ``n``, every field of every file kept (timestamps,
 message ids, the original of a redacted message, state, conversation-manager and internal state), raw bytes
-decoded from Strands' base64 convention and re-encoded explicitly. Migrating again is idempotent: an identical
-session is left alone (no write); one whose messages are a prefix of the source (Strands kept writing) is
-brought up to date; one that diverged (written since by s3sessions) is a conflict unless ``overwrite``.
+decoded from Strands' base64 convention and re-encoded explicitly. A multi-agent state becomes the session
+``<id>.multi_agent_<multi agent id>``; a session without a default agent also gets its record at ``<id>``.
+Migrating again is idempotent: an identical session is left alone (no write); one whose messages are a prefix of
+the source (Strands kept writing) is brought up to date; one that diverged (written since by s3sessions) is a
+conflict unless ``overwrite``.
 
-S3 requests per session: one LIST of its prefix (per 1,000 objects), one GET per object (in parallel, bounded),
-then per agent one GET of the target head and, unless unchanged, one PUT of the head and one of an index shard.
-Multi-agent (``multi_agents/``) state is not converted; it is reported in `MigrationResult.skipped`.
+Every S3 request goes through an s3sessions manager's object store (`ObjectStore`: ``list_objects``, ``get``):
+the destination manager's when the source is in its bucket, else one opened for the source bucket.
+S3 requests: one LIST of the sessions' prefix (per 1,000 objects: every Strands object under it is listed),
+then per session one LIST of its prefix, one GET per object (in parallel, bounded), then per target one GET of
+its head and, unless unchanged, one PUT of the head and one of its index entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..base import SessionManager
-from ..errors import ConflictError, CorruptObject, InvalidInput, SessionNotFound, StorageError
+from ..errors import ConflictError, CorruptObject, InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
+from ..store import ObjectStore
 from . import _strands_format as fmt
 
 __all__ = [
@@ -39,28 +45,32 @@ __all__ = [
     "list_strands_sessions",
     "migrate_strands",
     "migrate_strands_session",
-    "open_source_client",
     "parse_s3_url",
 ]
 
 PARALLEL_GETS = 32
+MAX_FILE_BYTES = 64 * 1024 * 1024
+"""Largest Strands JSON file read."""
 _AGENT_FILE = re.compile(r"agents/agent_(?P<agent>[^/]+)/agent\.json")
 _MESSAGE_FILE = re.compile(r"agents/agent_(?P<agent>[^/]+)/messages/message_(?P<n>-?[0-9]+)\.json")
+_MULTI_AGENT_FILE = re.compile(r"multi_agents/multi_agent_(?P<id>[^/]+)/multi_agent\.json")
 
 Outcome = Literal["created", "updated", "unchanged"]
+Kind = Literal["agent", "multi_agent", "session"]
 
 
 @dataclass
 class MigrationResult:
-    """What became of one Strands agent.
+    """What became of one Strands agent, multi-agent state or session record.
 
     Attributes:
         session_id: The Strands session id.
-        agent_id: The Strands agent id.
+        agent_id: The Strands agent id, or the multi-agent id ("" for a session record).
         storage_id: The s3sessions session id it was written to.
         messages: How many messages it holds.
         outcome: ``created``, ``updated`` (the target was a prefix of the source) or ``unchanged``.
-        skipped: Keys of the Strands session that were not converted (multi-agent state, unknown files).
+        skipped: Keys of the Strands session that were not converted (unknown files).
+        kind: ``agent``, ``multi_agent``, or ``session`` (the record of a session without a default agent).
     """
 
     session_id: str
@@ -69,6 +79,7 @@ class MigrationResult:
     messages: int
     outcome: Outcome
     skipped: list[str] = field(default_factory=list)
+    kind: Kind = "agent"
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -89,83 +100,40 @@ def _session_root(prefix: str) -> str:
     return f"{stripped}/" if stripped else ""
 
 
-@asynccontextmanager
-async def open_source_client(
-    endpoint_url: str | None = None, region_name: str | None = None, profile_name: str | None = None
-) -> AsyncIterator[Any]:
-    """Opens an aiobotocore S3 client for reading the Strands objects."""
-    import aioboto3
-
-    session = aioboto3.Session(profile_name=profile_name, region_name=region_name)
-    async with session.client("s3", endpoint_url=endpoint_url) as client:
-        yield client
-
-
-async def _call(description: str, operation: Any) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return await operation
-    except ClientError as exc:
-        raise StorageError(f"{description} failed: {exc}") from exc
-    except BotoCoreError as exc:
-        raise StorageError(f"{description} failed: {exc}") from exc
-
-
-async def list_strands_sessions(client: Any, bucket: str, prefix: str) -> list[str]:
+async def list_strands_sessions(store: ObjectStore, prefix: str) -> list[str]:
     """Returns the ids of every Strands session under the prefix, sorted.
 
-    S3 requests: one LIST (with a delimiter) per 1,000 sessions.
+    S3 requests: one LIST per 1,000 Strands objects under the prefix.
     """
     root = f"{_session_root(prefix)}session_"
-    ids: list[str] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": root, "Delimiter": "/"}
-        if token:
-            kwargs["ContinuationToken"] = token
-        page = await _call(f"listing s3://{bucket}/{root}", client.list_objects_v2(**kwargs))
-        ids += [entry["Prefix"][len(root) : -1] for entry in page.get("CommonPrefixes", [])]
-        if not page.get("IsTruncated"):
-            return sorted(ids)
-        token = page.get("NextContinuationToken")
+    return sorted({info.key[len(root) :].split("/", 1)[0] for info in await store.list_objects(root)} - {""})
 
 
-async def _list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        if token:
-            kwargs["ContinuationToken"] = token
-        page = await _call(f"listing s3://{bucket}/{prefix}", client.list_objects_v2(**kwargs))
-        keys += [entry["Key"] for entry in page.get("Contents", [])]
-        if not page.get("IsTruncated"):
-            return keys
-        token = page.get("NextContinuationToken")
-
-
-async def _get_json(client: Any, bucket: str, key: str, limit: asyncio.Semaphore) -> Any:
+async def _get_json(store: ObjectStore, key: str, limit: asyncio.Semaphore) -> Any:
     async with limit:
-        response = await _call(f"reading s3://{bucket}/{key}", client.get_object(Bucket=bucket, Key=key))
-        async with response["Body"] as body:
-            data = await body.read()
+        stored = await store.get(key, max_bytes=MAX_FILE_BYTES)
     try:
-        return json.loads(data)
+        return json.loads(stored.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptObject(f"not JSON: {exc}", key=key) from exc
 
 
 async def migrate_strands_session(
-    client: Any,
-    bucket: str,
+    store: ObjectStore,
     prefix: str,
     session_id: str,
     manager: SessionManager,
     *,
     overwrite: bool = False,
 ) -> list[MigrationResult]:
-    """Converts one Strands session (every agent in it) and returns one result per agent.
+    """Converts one Strands session (every agent and multi-agent in it) and returns one result per target.
+
+    Args:
+        store: The object store of the source bucket (a manager's ``store``).
+        prefix: The prefix Strands wrote under.
+        session_id: The Strands session.
+        manager: Where to write.
+        overwrite: Replace target sessions that diverged from their source.
 
     Raises:
         SessionNotFound: no object under ``session_<id>/``.
@@ -173,12 +141,13 @@ async def migrate_strands_session(
         CorruptObject: a Strands file is not JSON or lacks its fields.
     """
     session_prefix = f"{_session_root(prefix)}session_{session_id}/"
-    keys = await _list_keys(client, bucket, session_prefix)
+    keys = [info.key for info in await store.list_objects(session_prefix)]
     if not keys:
-        raise SessionNotFound(f"no Strands session under s3://{bucket}/{session_prefix}", session_id=session_id)
+        raise SessionNotFound(f"no Strands session under {session_prefix}", session_id=session_id)
     session_key = f"{session_prefix}session.json"
     agent_keys: dict[str, str] = {}
     message_keys: dict[str, list[tuple[int, str]]] = {}
+    multi_agent_keys: dict[str, str] = {}
     skipped: list[str] = []
     for key in keys:
         relative = key[len(session_prefix) :]
@@ -188,16 +157,17 @@ async def migrate_strands_session(
             agent_keys[match["agent"]] = key
         elif match := _MESSAGE_FILE.fullmatch(relative):
             message_keys.setdefault(match["agent"], []).append((int(match["n"]), key))
+        elif match := _MULTI_AGENT_FILE.fullmatch(relative):
+            multi_agent_keys[match["id"]] = key
         else:
             skipped.append(key)
     limit = asyncio.Semaphore(PARALLEL_GETS)
     wanted = [session_key] if session_key in keys else []
-    wanted += list(agent_keys.values()) + [key for pairs in message_keys.values() for _, key in pairs]
-    documents = dict(
-        zip(wanted, await asyncio.gather(*(_get_json(client, bucket, k, limit) for k in wanted)), strict=True)
-    )
+    wanted += list(agent_keys.values()) + list(multi_agent_keys.values())
+    wanted += [key for pairs in message_keys.values() for _, key in pairs]
+    documents = dict(zip(wanted, await asyncio.gather(*(_get_json(store, k, limit) for k in wanted)), strict=True))
     session_record = fmt.decode_strands_bytes(documents.get(session_key) or {"session_id": session_id})
-    results = []
+    targets: list[tuple[Kind, str, Session]] = []
     for agent_id in sorted(set(agent_keys) | set(message_keys)):
         if agent_id not in agent_keys:
             raise CorruptObject(f"Strands agent {agent_id!r} has messages but no agent.json", key=session_prefix)
@@ -208,21 +178,38 @@ async def migrate_strands_session(
             if not isinstance(record, dict) or "message" not in record:
                 raise CorruptObject("a Strands message file without a 'message' field", key=key)
             messages.append(fmt.stored_message(record))
-        target = Session(
-            metadata=SessionMetadata(
-                id=fmt.storage_id(session_id, agent_id),
-                agent_name=agent_id,
-                total_tokens=fmt.total_tokens(messages),
-            ),
-            messages=messages,
-            state=fmt.stored_state(session_record, agent_record),
+        state = fmt.stored_state(session_record, agent_record)
+        targets.append(("agent", agent_id, _target(session_id, agent_id, state, messages)))
+    for multi_agent_id in sorted(multi_agent_keys):
+        multi_agent = fmt.decode_strands_bytes(documents[multi_agent_keys[multi_agent_id]])
+        state = fmt.stored_state(session_record, multi_agent=multi_agent)
+        targets.append(
+            ("multi_agent", multi_agent_id, _target(session_id, fmt.multi_agent_slot(multi_agent_id), state))
         )
-        outcome = await _write(manager, target, overwrite=overwrite)
-        results.append(MigrationResult(session_id, agent_id, target.id, len(messages), outcome, list(skipped)))
+    if fmt.DEFAULT_AGENT_ID not in agent_keys:
+        targets.append(("session", "", _target(session_id, fmt.DEFAULT_AGENT_ID, fmt.stored_state(session_record))))
+    results = []
+    for kind, agent_id, target in targets:
+        outcome = await _write(manager, target, overwrite=overwrite, record_only=kind == "session")
+        results.append(
+            MigrationResult(session_id, agent_id, target.id, len(target.messages), outcome, list(skipped), kind)
+        )
     return results
 
 
-async def _write(manager: SessionManager, target: Session, *, overwrite: bool) -> Outcome:
+def _target(session_id: str, slot: str, state: dict[str, Any], messages: list[Any] | None = None) -> Session:
+    messages = messages or []
+    return Session(
+        metadata=SessionMetadata(
+            id=fmt.storage_id(session_id, slot), agent_name=slot, total_tokens=fmt.total_tokens(messages)
+        ),
+        messages=messages,
+        state=state,
+    )
+
+
+async def _write(manager: SessionManager, target: Session, *, overwrite: bool, record_only: bool = False) -> Outcome:
+    """Creates, updates or leaves the target; ``record_only``: a session record, left alone once ``<id>`` exists."""
     # Compare in stored (JSON) form: what resume returns.
     target = Session.model_validate_json(target.model_dump_json())
     try:
@@ -230,6 +217,8 @@ async def _write(manager: SessionManager, target: Session, *, overwrite: bool) -
     except SessionNotFound:
         await manager.save(target)
         return "created"
+    if record_only:
+        return "unchanged"
     if existing.messages == target.messages and existing.state == target.state:
         return "unchanged"
     grew = existing.messages == target.messages[: len(existing.messages)]
@@ -251,6 +240,7 @@ async def migrate_strands(
     manager: SessionManager,
     session_id: str | None = None,
     *,
+    source_manager: SessionManager | None = None,
     endpoint_url: str | None = None,
     region_name: str | None = None,
     profile_name: str | None = None,
@@ -265,7 +255,9 @@ async def migrate_strands(
         source: ``s3://BUCKET/PREFIX`` where Strands' ``S3SessionManager`` wrote (its ``bucket``, ``prefix``).
         manager: Where to write (may be the same bucket and prefix: the layouts do not overlap).
         session_id: One Strands session; None for all of them.
-        endpoint_url, region_name, profile_name: For reading the source.
+        source_manager: A manager of the source bucket to read through (its ``store``); default: ``manager``
+            when the source is in its bucket, else an `S3SessionManager` opened (and closed) here.
+        endpoint_url, region_name, profile_name: For the source manager opened here.
         overwrite: Replace target sessions that diverged from their source.
         parallel: Sessions converted at once.
         on_listed: Called with the number of sessions to convert, before converting.
@@ -276,17 +268,27 @@ async def migrate_strands(
         ...     await migrate_strands("s3://my-bucket/agents/", sessions, "chat-42")
     """
     bucket, prefix = parse_s3_url(source)
-    async with open_source_client(endpoint_url, region_name, profile_name) as client:
-        ids = [session_id] if session_id is not None else await list_strands_sessions(client, bucket, prefix)
+    async with contextlib.AsyncExitStack() as stack:
+        if source_manager is None and getattr(getattr(manager, "store", None), "bucket", None) == bucket:
+            source_manager = manager
+        if source_manager is None:
+            from ..manager import S3SessionManager
+
+            source_manager = S3SessionManager(
+                bucket=bucket, prefix="", endpoint_url=endpoint_url, region_name=region_name, profile_name=profile_name
+            )
+            stack.push_async_callback(source_manager.close)
+        store: ObjectStore | None = getattr(source_manager, "store", None)
+        if store is None:
+            raise InvalidInput(f"{type(source_manager).__name__} has no object store to read {source} through")
+        ids = [session_id] if session_id is not None else await list_strands_sessions(store, prefix)
         if on_listed is not None:
             on_listed(len(ids))
         limit = asyncio.Semaphore(max(1, parallel))
 
         async def one(strands_id: str) -> list[MigrationResult]:
             async with limit:
-                results = await migrate_strands_session(
-                    client, bucket, prefix, strands_id, manager, overwrite=overwrite
-                )
+                results = await migrate_strands_session(store, prefix, strands_id, manager, overwrite=overwrite)
             if on_migrated is not None:
                 on_migrated(strands_id, results)
             return results

@@ -57,6 +57,26 @@ class RequestCounter:
         return taken
 
 
+def counted_manager(endpoint: str, prefix: str, counter: RequestCounter) -> Any:
+    """An `S3SessionManager` whose every S3 request, on any event loop, is counted: the hook is registered on the
+    aioboto3 session its clients are created from."""
+    import aioboto3
+
+    from s3sessions import S3SessionManager
+
+    session = aioboto3.Session(region_name="us-east-1")
+    session.events.register("before-send.s3", counter)
+    return S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, session=session)
+
+
+def summary(operations: list[str]) -> str:
+    """``"4 (2 GetObject, 2 PutObject)"``."""
+    counts: dict[str, int] = {}
+    for operation in operations:
+        counts[operation] = counts.get(operation, 0) + 1
+    return f"{len(operations)} ({', '.join(f'{n} {op}' for op, n in sorted(counts.items()))})"
+
+
 # ------------------------------------------------------------------------------------------------ Strands
 
 

@@ -14,7 +14,7 @@ import itertools
 import uuid
 
 import pytest
-from _support import BUCKET, RequestCounter, require, run_fresh_process
+from _support import BUCKET, RequestCounter, counted_manager, require, run_fresh_process, summary
 
 require("claude_agent_sdk")
 
@@ -197,22 +197,68 @@ def test_storage_ids_are_reversible_and_stay_in_the_id_alphabet():
     assert storage_id(project, "s") != storage_id("/other", "s")
 
 
-async def test_requests_per_flushed_batch(sessions, capsys):
-    """The benchmark behind the README's table: S3 requests per turn (one flushed batch) and per load."""
+async def test_requests_per_flushed_batch(s3_endpoint, capsys):
+    """The benchmark behind the README's table: S3 requests per turn (one flushed batch), per load and listing."""
     counter = RequestCounter()
-    (await sessions.store.client()).meta.events.register("before-send.s3", counter)
-    store = ClaudeSessionStore(sessions)
-    key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
-    transcript = Transcript(key["session_id"])
-    for _ in range(5):
-        for turn in transcript.turns():
-            await store.append(key, turn)
-    counter.take()
-    await store.append(key, transcript.turns()[1])
-    turn = counter.take()
-    await ClaudeSessionStore(sessions).load(key)
-    load = counter.take()
+    async with counted_manager(s3_endpoint, PREFIX, counter) as sessions:
+        store = ClaudeSessionStore(sessions)
+        key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
+        transcript = Transcript(key["session_id"])
+        for _ in range(5):
+            for turn in transcript.turns():
+                await store.append(key, turn)
+        counter.take()
+        await store.append(key, transcript.turns()[1])
+        turn = counter.take()
+        await ClaudeSessionStore(sessions).load(key)
+        load = counter.take()
+        await store.list_sessions(PROJECT)
+        listing = counter.take()
+        await ClaudeSessionStore(sessions).list_session_summaries(PROJECT)
+        summaries = counter.take()
     assert sorted(turn) == ["PutObject", "PutObject"]
     assert load == ["GetObject"]
+    assert "GetObject" in summaries and len(summaries) == len(listing) + 1  # the listing, then the one transcript
     with capsys.disabled():
-        print(f"\nClaude Agent SDK per flushed turn: {turn}; load: {load}")
+        print(
+            f"\nClaude Agent SDK per flushed turn: {summary(turn)}; load: {summary(load)};"
+            f" list_sessions: {summary(listing)}; list_session_summaries (1 session): {summary(summaries)}"
+        )
+
+
+@pytest.mark.millisecond_times
+async def test_continue_resumes_the_newest_of_sessions_written_within_one_second(sessions, tmp_path, monkeypatch):
+    """``continue_conversation`` resumes the most recent transcript by ``list_sessions``' mtime: two sessions
+    written back to back must not tie (Unix milliseconds of ``updated_at``, which strictly increases)."""
+    from claude_agent_sdk import ClaudeAgentOptions
+    from claude_agent_sdk._internal.session_resume import materialize_resume_session
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr("pathlib.Path.home", staticmethod(lambda: home))
+    for name in ("CLAUDE_CONFIG_DIR", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("claude_agent_sdk._internal.session_resume._read_keychain_credentials", lambda: None)
+    directory = tmp_path / "project"
+    directory.mkdir()
+    project = project_key_for_directory(directory)
+    for _ in range(10):
+        store = ClaudeSessionStore(sessions)
+        older, newer = str(uuid.uuid4()), str(uuid.uuid4())
+        await store.append({"project_key": project, "session_id": older}, [{"type": "user", "uuid": "old"}])
+        await store.append({"project_key": project, "session_id": newer}, [{"type": "user", "uuid": "new"}])
+        mtimes = {entry["session_id"]: entry["mtime"] for entry in await store.list_sessions(project)}
+        assert mtimes[newer] > mtimes[older]
+        resumed = await materialize_resume_session(
+            ClaudeAgentOptions(cwd=directory, session_store=store, continue_conversation=True)
+        )
+        assert resumed is not None and resumed.resume_session_id == newer
+        await resumed.cleanup()
+
+
+def test_every_s3sessionmanager_option_is_forwarded():
+    store = ClaudeSessionStore(bucket=BUCKET, prefix="p/", kms_key_id="alias/sessions", profile_name=None)
+    assert store._owns_manager and store.manager.store._write_extra == {  # type: ignore[attr-defined]
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": "alias/sessions",
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from _support import BUCKET, RequestCounter, openai_model, require, run_fresh_process
+from _support import BUCKET, RequestCounter, counted_manager, openai_model, require, run_fresh_process, summary
 
 require("agents")
 
@@ -13,7 +13,7 @@ from agents import Agent, Runner, set_tracing_disabled  # noqa: E402
 from agents.memory import Session as SessionProtocol  # noqa: E402
 from agents.memory import SessionSettings  # noqa: E402
 
-from s3sessions import InMemorySessionManager, S3SessionManager  # noqa: E402
+from s3sessions import InMemorySessionManager, InvalidInput, S3SessionManager  # noqa: E402
 from s3sessions.integrations.openai_agents import OpenAIAgentsSession  # noqa: E402
 
 pytestmark = pytest.mark.openai_agents
@@ -99,18 +99,51 @@ async def test_works_over_the_in_memory_manager():
     assert len(await session.get_items()) == 2
 
 
-async def test_requests_per_turn(sessions, capsys):
+async def test_requests_per_turn(s3_endpoint, capsys):
     """The benchmark behind the README's table: S3 requests of one Runner.run turn on a warm manager."""
     counter = RequestCounter()
-    (await sessions.store.client()).meta.events.register("before-send.s3", counter)
-    session = OpenAIAgentsSession("bench", sessions)
-    agent = Agent(name="a", model=openai_model([f"reply {n}" for n in range(11)]))
-    for n in range(10):
-        await Runner.run(agent, f"question {n}", session=session)
-    counter.take()
-    await Runner.run(agent, "one more", session=session)
-    turn = counter.take()
+    async with counted_manager(s3_endpoint, PREFIX, counter) as sessions:
+        session = OpenAIAgentsSession("bench", sessions)
+        agent = Agent(name="a", model=openai_model([f"reply {n}" for n in range(11)]))
+        for n in range(10):
+            await Runner.run(agent, f"question {n}", session=session)
+        counter.take()
+        await Runner.run(agent, "one more", session=session)
+        turn = counter.take()
     # get_items once; the SDK then calls add_items twice (the input, then the outputs): head + index each.
     assert sorted(turn) == ["GetObject"] + ["PutObject"] * 4
     with capsys.disabled():
-        print(f"\nOpenAI Agents per turn after 10 turns: {turn}")
+        print(f"\nOpenAI Agents per turn after 10 turns: {summary(turn)}")
+
+
+def test_session_settings_are_the_sdks_own(s3_endpoint):
+    session = OpenAIAgentsSession("settings", InMemorySessionManager(), session_settings={"limit": 3})
+    assert isinstance(session.session_settings, SessionSettings) and session.session_settings.limit == 3
+    assert OpenAIAgentsSession("default", InMemorySessionManager()).session_settings == SessionSettings()
+    with pytest.raises(TypeError, match="limitt"):
+        OpenAIAgentsSession("typo", InMemorySessionManager(), session_settings={"limitt": 3})
+
+
+def test_every_s3sessionmanager_option_is_forwarded(monkeypatch):
+    import s3sessions.manager
+
+    seen: dict[str, object] = {}
+
+    class Recording(S3SessionManager):
+        def __init__(self, **options: object) -> None:
+            seen.update(options)
+            super().__init__(**options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(s3sessions.manager, "S3SessionManager", Recording)
+    options = {
+        "bucket": BUCKET,
+        "prefix": "p/",
+        "profile_name": None,
+        "kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/example",
+        "client_config": {"connect_timeout": 3},
+        "pool_size": 32,
+    }
+    session = OpenAIAgentsSession("options", **options)  # type: ignore[arg-type]
+    assert seen == options and session._owns_manager
+    with pytest.raises(InvalidInput, match="not both"):
+        OpenAIAgentsSession("both", InMemorySessionManager(), bucket=BUCKET)

@@ -10,18 +10,20 @@ from _support import (
     BUCKET,
     PNG,
     RequestCounter,
+    counted_manager,
     require,
     run_fresh_process,
     strands_model,
     strands_tools,
     strands_turns,
+    summary,
     to_json,
 )
 
 require("strands")
 
 from strands import Agent  # noqa: E402
-from strands.types.session import SessionAgent, SessionMessage  # noqa: E402
+from strands.types.session import Session, SessionAgent, SessionMessage, SessionType  # noqa: E402
 
 from s3sessions import ConflictError, InMemorySessionManager, S3SessionManager  # noqa: E402
 from s3sessions.integrations import _strands_format as fmt  # noqa: E402
@@ -107,6 +109,7 @@ def test_a_named_agent_gets_its_own_session(s3_endpoint):
 
 def test_redaction_and_timestamps_round_trip_through_the_repository():
     repository = S3SessionsRepository(InMemorySessionManager(), asyncio.run)
+    repository.create_session(Session(session_id="s", session_type=SessionType.AGENT))
     repository.create_agent(
         "s", SessionAgent(agent_id="default", state={"blob": b"\x00\xff"}, conversation_manager_state={})
     )
@@ -138,8 +141,16 @@ def test_the_bytes_encoding_is_explicit_and_lossless(value):
     assert fmt.decode_value(fmt.encode_value(value)) == value
 
 
-def test_requests_per_turn_compared_with_strands_s3_session_manager(s3_endpoint, capsys):
-    """The benchmark behind the README's table: S3 requests for one turn (user + assistant message) and a resume."""
+TOOL_TURN = [{"tool": "word_count", "input": {"text": "a b"}}, "Two words."]
+
+
+def _turn_replies(history_turns: int) -> list[Any]:
+    return [f"reply {n}" for n in range(history_turns)] + ["one more"] + TOOL_TURN
+
+
+def test_requests_per_turn_by_commit_mode_and_compared_with_strands_s3_session_manager(s3_endpoint, capsys):
+    """The measurement behind the README's table and the default commit mode: S3 requests of a plain turn (user +
+    assistant), of a turn with one tool call (user, toolUse, toolResult, assistant) and of a resume."""
     import boto3
     from strands.session.s3_session_manager import S3SessionManager as StrandsS3
 
@@ -147,58 +158,126 @@ def test_requests_per_turn_compared_with_strands_s3_session_manager(s3_endpoint,
         counter = RequestCounter()
         boto_session = boto3.Session(region_name="us-east-1")
         boto_session.events.register("before-send.s3", counter)
-        theirs = StrandsS3(
-            f"bench{history_turns}", BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint
-        )
-        agent = _agent(theirs, [f"reply {n}" for n in range(history_turns + 1)])
+        session_id = f"theirs{history_turns}"
+        theirs = StrandsS3(session_id, BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint)
+        agent = _agent(theirs, _turn_replies(history_turns))
         for n in range(history_turns):
             agent(f"question {n}")
         counter.take()
         agent("one more question")
-        turn = counter.take()
-        again = StrandsS3(
-            f"bench{history_turns}", BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint
-        )
+        plain = counter.take()
+        agent("count the words in 'a b'")
+        tool = counter.take()
+        again = StrandsS3(session_id, BUCKET, "theirs/", boto_session=boto_session, endpoint_url=s3_endpoint)
         _agent(again, [])
-        return {"turn": turn, "resume": counter.take()}
+        return {"plain": plain, "tool": tool, "resume": counter.take()}
 
-    def count_ours(history_turns: int) -> dict[str, list[str]]:
+    def count_ours(history_turns: int, commit: str) -> dict[str, list[str]]:
         counter = RequestCounter()
-
-        async def attach(manager: S3SessionManager) -> None:
-            (await manager.store.client()).meta.events.register("before-send.s3", counter)
-
-        with _manager(s3_endpoint, f"bench{history_turns}") as ours:
-            ours._loop.run(attach(ours.manager))  # type: ignore[union-attr]
-            agent = _agent(ours, [f"reply {n}" for n in range(history_turns + 1)])
+        session_id = f"ours-{commit}-{history_turns}"
+        with StrandsSessionManager(
+            session_id, manager=counted_manager(s3_endpoint, PREFIX, counter), commit=commit
+        ) as ours:
+            agent = _agent(ours, _turn_replies(history_turns))
             for n in range(history_turns):
                 agent(f"question {n}")
             counter.take()
             agent("one more question")
-            turn = counter.take()
-        with _manager(s3_endpoint, f"bench{history_turns}") as fresh:
-            fresh._loop.run(attach(fresh.manager))  # type: ignore[union-attr]
-            counter.take()
+            plain = counter.take()
+            agent("count the words in 'a b'")
+            tool = counter.take()
+            ours._loop.run(ours.manager.close())  # type: ignore[union-attr]
+        fresh_manager = counted_manager(s3_endpoint, PREFIX, counter)
+        counter.take()
+        with StrandsSessionManager(session_id, manager=fresh_manager) as fresh:
             _agent(fresh, [])
-            return {"turn": turn, "resume": counter.take()}
+            resume = counter.take()
+            fresh._loop.run(fresh_manager.close())  # type: ignore[union-attr]
+        return {"plain": plain, "tool": tool, "resume": resume}
 
     rows = []
     for history_turns in (1, 10):
-        theirs, ours = count_strands(history_turns), count_ours(history_turns)
-        rows.append((history_turns, theirs, ours))
-        assert len(ours["turn"]) <= 4 and ours["turn"].count("GetObject") == 0
-        assert len(ours["resume"]) <= 2  # the manifest, the head (the history fits the inline tail)
+        theirs = count_strands(history_turns)
+        message, invocation = count_ours(history_turns, "message"), count_ours(history_turns, "invocation")
+        rows.append((history_turns, theirs, message, invocation))
+        assert sorted(message["plain"]) == ["PutObject"] * 4  # 2 messages: head + index each
+        assert sorted(message["tool"]) == ["PutObject"] * 8  # 4 messages
+        assert sorted(invocation["plain"]) == sorted(invocation["tool"]) == ["PutObject"] * 2  # one save per turn
+        # A new process: one GET of the head, which holds the session, the agent and its messages.
+        assert invocation["resume"] == message["resume"] == ["GetObject"]
     with capsys.disabled():
-        for history_turns, theirs, ours in rows:
-            print(
-                f"\nStrands after {history_turns} turns: per turn ours={_summary(ours['turn'])}"
-                f" theirs={_summary(theirs['turn'])};"
-                f" resume ours={_summary(ours['resume'])} theirs={_summary(theirs['resume'])}"
-            )
+        for history_turns, theirs, message, invocation in rows:
+            print(f"\nStrands after {history_turns} turns:")
+            for name, counts in (("theirs", theirs), ("message", message), ("invocation", invocation)):
+                print(
+                    f"  {name:10} plain turn {summary(counts['plain'])}; tool turn {summary(counts['tool'])};"
+                    f" resume {summary(counts['resume'])}"
+                )
 
 
-def _summary(operations: list[str]) -> str:
-    counts: dict[str, int] = {}
-    for operation in operations:
-        counts[operation] = counts.get(operation, 0) + 1
-    return f"{len(operations)} ({', '.join(f'{n} {op}' for op, n in sorted(counts.items()))})"
+def test_a_failed_invocation_still_saves_the_prompt(s3_endpoint):
+    """In "invocation" mode the save happens when the invocation ends, also when it fails."""
+
+    class Unavailable(Exception):
+        pass
+
+    with _manager(s3_endpoint, "fails") as sessions:
+        model = strands_model([])
+        agent = Agent(model=model, session_manager=sessions, callback_handler=None)
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise Unavailable("model down")
+            yield
+
+        model.stream = broken  # type: ignore[method-assign]
+        with pytest.raises(Unavailable):
+            agent("are you there?")
+    stored = _resume(s3_endpoint, "fails")
+    assert [message["content"] for message in stored.messages] == [[{"text": "are you there?"}]]
+
+
+@pytest.mark.parametrize("kind", ["swarm", "graph"])
+def test_multi_agent_state_is_an_s3sessions_session_and_resumes(s3_endpoint, kind, monkeypatch):
+    from strands.multiagent import GraphBuilder, Swarm
+    from strands.multiagent.graph import Graph
+
+    def build(sessions: StrandsSessionManager, replies: list[str]) -> Any:
+        node = Agent(name="writer", model=strands_model(replies), callback_handler=None)
+        if kind == "swarm":
+            return Swarm([node], session_manager=sessions)
+        builder = GraphBuilder()
+        builder.add_node(node, "writer")
+        builder.set_max_node_executions(5)
+        builder.set_session_manager(sessions)
+        return builder.build()
+
+    with _manager(s3_endpoint, f"team-{kind}") as sessions:
+        team = build(sessions, ["Done."])
+        team("write a haiku")
+        state = team.serialize_state()
+    stored = _resume(s3_endpoint, f"team-{kind}.multi_agent_{team.id}")
+    assert stored.metadata.agent_name == f"multi_agent_{team.id}"
+    assert fmt.state_records(stored.state, stored.id)["multi_agent"] == state
+    assert state["status"] == "completed"
+
+    restored: list[Any] = []
+    cls = Swarm if kind == "swarm" else Graph
+    original = cls.deserialize_state
+    monkeypatch.setattr(
+        cls, "deserialize_state", lambda self, payload: (restored.append(payload), original(self, payload))
+    )
+    with _manager(s3_endpoint, f"team-{kind}") as sessions:
+        assert sessions.read_multi_agent(f"team-{kind}", team.id) == state
+        build(sessions, [])
+    assert restored == [state]  # a new process restores what the first one stored
+
+    from click.testing import CliRunner
+
+    from s3sessions.cli import cli
+
+    where = ["--bucket", BUCKET, "--prefix", PREFIX, "--endpoint-url", s3_endpoint]
+    listed = CliRunner().invoke(cli, ["ls", *where, "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert f"team-{kind}.multi_agent_{team.id}" in listed.output
+    shown = CliRunner().invoke(cli, ["show", *where, f"team-{kind}.multi_agent_{team.id}"])
+    assert shown.exit_code == 0, shown.output

@@ -147,3 +147,46 @@ def test_the_cli_converts_all_sessions_with_a_progress_bar_and_one_by_id(s3_endp
     missing = runner.invoke(migrate, ["strands", SOURCE, "nope", "--endpoint-url", s3_endpoint])
     assert missing.exit_code == 1 and "no Strands session" in missing.output
     assert "--overwrite" in runner.invoke(migrate, ["strands", "--help"]).output
+
+
+def test_multi_agent_state_and_a_session_without_default_agent_are_converted(s3_endpoint):
+    from unittest.mock import Mock
+
+    legacy = StrandsS3("swarm-1", BUCKET, LEGACY, endpoint_url=s3_endpoint, region_name="us-east-1")
+    swarm = Mock(id="default_swarm")
+    swarm.serialize_state.return_value = {"type": "swarm", "id": "default_swarm", "status": "completed"}
+    legacy.create_multi_agent("swarm-1", swarm)
+    _strands_agent(s3_endpoint, "coder-only", ["hi"], agent_id="coder")("hello")
+
+    results, requests = asyncio.run(_migrate(s3_endpoint))
+
+    converted = sorted((r.storage_id, r.kind, r.outcome) for r in results)
+    assert converted == [
+        ("coder-only", "session", "created"),
+        ("coder-only.coder", "agent", "created"),
+        ("swarm-1", "session", "created"),
+        ("swarm-1.multi_agent_default_swarm", "multi_agent", "created"),
+    ]
+    assert "ListObjectsV2" in requests and "GetObject" in requests  # read through the manager's own store
+    with StrandsSessionManager("swarm-1", bucket=BUCKET, prefix=LEGACY, endpoint_url=s3_endpoint) as sessions:
+        assert sessions.read_multi_agent("swarm-1", "default_swarm") == swarm.serialize_state.return_value
+        assert sessions.read_session("coder-only") is not None
+        assert sessions.read_agent("coder-only", "coder") is not None
+    again, _ = asyncio.run(_migrate(s3_endpoint))
+    assert {r.outcome for r in again} == {"unchanged"}
+
+
+def test_integrations_import_no_aws_sdk_and_no_private_request_path():
+    """Every S3 request of the adapters and the migration goes through an s3sessions manager."""
+    import ast
+    from pathlib import Path
+
+    import s3sessions.integrations as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.append(node.module)
+            assert not [n for n in names if n.split(".")[0] in {"boto3", "botocore", "aioboto3", "aiobotocore"}], path
