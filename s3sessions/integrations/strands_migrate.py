@@ -37,7 +37,7 @@ from typing import Any, Literal
 from ..base import SessionManager
 from ..errors import ConflictError, CorruptObject, InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
-from ..store import ObjectStore
+from ..storage.protocol import ObjectStore
 from . import _strands_format as fmt
 
 __all__ = [
