@@ -144,13 +144,16 @@ class PausingStore:
         self.inner = inner
         self.calls: list[tuple[str, str]] = []
         self.pause_at: int | None = None
+        self.match: Callable[[str, str], bool] | None = None
         self.when = "before"
         self.paused = asyncio.Event()
         self.release = asyncio.Event()
 
-    def arm(self, pause_at: int | None, when: str = "before") -> None:
+    def arm(self, pause_at: int | None, when: str = "before", match: Callable[[str, str], bool] | None = None) -> None:
+        """Parks request number ``pause_at`` (or the first request ``match(method, key)`` accepts)."""
         self.calls.clear()
         self.pause_at = pause_at
+        self.match = match
         self.when = when
         self.paused = asyncio.Event()
         self.release = asyncio.Event()
@@ -161,8 +164,12 @@ class PausingStore:
             return attribute
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append((name, str(args[0]) if args else ""))
+            key = str(args[0]) if args else ""
+            self.calls.append((name, key))
             number = len(self.calls)
+            if self.match is not None and self.match(name, key):
+                self.match = None
+                self.pause_at = number
             if number == self.pause_at and self.when == "before":
                 self.paused.set()
                 await self.release.wait()
@@ -188,24 +195,25 @@ async def interleave(
     gate: PausingStore,
     first: Callable[[], Awaitable[Any]],
     second: Callable[[], Awaitable[Any]],
-    pause_at: int,
+    pause_at: int | None,
     when: str,
+    match: Callable[[str, str], bool] | None = None,
 ) -> Interleaving:
     """Runs ``first`` until its request number ``pause_at`` (through ``gate``), then ``second`` to the end, then
     the rest of ``first``. ``reached`` is False when ``first`` finished before making that request."""
     TALLY["interleavings"] += 1
-    gate.arm(pause_at, when)
+    gate.arm(pause_at, when, match)
     task = asyncio.ensure_future(outcome(first()))
     paused = asyncio.ensure_future(gate.paused.wait())
     await asyncio.wait({task, paused}, return_when=asyncio.FIRST_COMPLETED)
     if not gate.paused.is_set():
         paused.cancel()
-        gate.arm(None)
+        gate.pause_at = None
         return Interleaving(await task, ("skipped", None), reached=False)
     b = await outcome(second())
     gate.release.set()
     a = await task
-    gate.arm(None)
+    gate.pause_at = None
     return Interleaving(a, b, reached=True)
 
 
