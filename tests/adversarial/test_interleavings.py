@@ -3,10 +3,12 @@ is parked before (or after) its n-th request, for every n, while client B runs t
 Afterwards every acknowledged write is whole (resume never raises CorruptObject), a delete is never undone by a
 repair, and ``fsck --repair`` leaves a clean prefix.
 
-Counts: 7 pairs (save/delete, create/delete over a readable and over an undecodable head, fsck/retried save,
-reindex/delete, fsck/delete, fork/delete, rewind/save) x both roles x (before, after) x every request of the
-parked client: about 900 interleavings on the in-memory store; 3 variants of fsck against a save in flight (grace
-and clock skew); the re-creation by a slower clock; and 2 pairs over HTTP against moto (about 60 interleavings).
+Counts: 9 races (save/delete, create/delete, fsck/retried save, reindex/delete and fsck/delete each with a
+missing entry and with a stale duplicate, fork/delete, rewind/save) x both roles x (before, after) x every request
+of the parked client, plus create/delete over an undecodable head, 3 variants of fsck --repair against a save in
+flight (grace, clock skew) and the re-creation by a slower clock: 312 interleavings on the in-memory store (about
+1,600 operations, each race followed by fsck, fsck --repair and fsck); 3 races over HTTP against moto: 23
+interleavings.
 """
 
 from __future__ import annotations

@@ -2,12 +2,13 @@
 once, before any request, with nothing changed in the bucket.
 
 Counts (in-memory store, no network): 26 poison values x 4 placements x 2 managers (a warm one creating, a warm
-one updating a session it holds) = 208 saves, each checked for InvalidInput, zero requests, under 2 s and (for the
-circular and deep ones) under 64 MiB of allocations; the same values once through a cold manager (no manifest
-yet) and once through a manager that does not hold the session (reads allowed, no write); 76 bad ids, names,
-tags, turn indexes, cursors and version ids across every operation; 6 oversize layouts (finding 6); the nesting
-bound at exactly `MAX_NESTING` levels and one more, and every operation run by a caller whose stack is 100
-frames from Python's recursion limit.
+one updating a session it holds) = 208 saves, each checked for InvalidInput, zero requests, nothing changed,
+under 2 s and (circular and deep values) under 64 MiB allocated; the 26 values through a manager that does not
+hold the session (reads allowed, no write) and 5 through a cold manager (no manifest yet); 169 bad ids, names,
+tags, tag filters, turn indexes, last_turns, page sizes, cursors and version ids across every operation, 4 turn
+indexes that need the head, 9 metadata fields changed behind validation; 6 oversize layouts x (create, update) and
+1 on a cold manager (finding 6); the nesting bound at exactly `MAX_NESTING` levels and one more; 13 operations run
+by a caller 100 frames from Python's recursion limit, with a shallow value and with one at the bound.
 """
 
 from __future__ import annotations

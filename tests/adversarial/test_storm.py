@@ -6,7 +6,7 @@ second of sleep), and every save's first attempt loses to one edit. A back-off t
 head and writing it lets the storm invalidate the very head it just read; one that waits before re-reading wins
 at the next attempt. Seeded: the same storm every run, no timing.
 
-Counts: 20 saves against 6 editors (about 300 tag/rename commits, one lost conditional write forced per save);
+Counts: 20 saves against 6 editors (about 630 tag/rename commits, one lost conditional write forced per save);
 20 saves after one edit each; 2 saves after 17 edits each (more than a head remembers).
 """
 
