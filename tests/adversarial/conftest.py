@@ -273,6 +273,31 @@ def index_keys(store: InMemoryObjectStore, session_id: str | None = None) -> lis
     return [key for key in store.keys(f"{PREFIX}index/") if session_id is None or f"~{session_id}~" in key]
 
 
+DIALECTS: dict[str, Callable[[], InMemoryObjectStore]] = {
+    "s3": InMemoryObjectStore,
+    "rgw": lambda: InMemoryObjectStore(quoted_if_match=False, conditional_delete=False, missing_if_match="412"),
+    "versioned": lambda: InMemoryObjectStore(versioned=True),
+}
+"""The store dialects the engine adapts to: S3 (and moto), Ceph RGW's quirks, a bucket with versioning on."""
+
+
+async def leftovers(store: InMemoryObjectStore, session_id: str) -> list[str]:
+    """What a finished delete may leave of a session: nothing, or on RGW (no conditional delete) a cleaned
+    tombstone at the head key. Returns anything else that is left (every version, on a versioned bucket)."""
+    from s3sessions.formats.bodies import decode_head_object
+    from s3sessions.formats.records import TombstoneRecord
+
+    head = f"{PREFIX}sessions/{session_id}/head.json.zst"
+    left = [version.key for version in await store.list_versions(f"{PREFIX}sessions/{session_id}/")]
+    if left == [head] and not store.conditional_delete:
+        record = decode_head_object(
+            (await store.get(head, max_bytes=10**6)).body, max_bytes=10**6, key=head, session_id=session_id
+        )
+        if isinstance(record, TombstoneRecord) and record.cleaned:
+            return []
+    return left
+
+
 def clock_store(start: float = 1_800_000_000.0) -> tuple[InMemoryObjectStore, SettableClock]:
     """An in-memory store whose last-modified times come from a settable clock (the "server" clock)."""
     clock = SettableClock(start)

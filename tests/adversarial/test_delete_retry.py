@@ -13,7 +13,6 @@ botocore's retries off (about 30 injected faults).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,18 +20,11 @@ from faults import FaultProxy
 
 from s3sessions import AgentError, S3SessionManager, SessionNotFound, StorageError
 from s3sessions.admin.fsck import fsck
-from s3sessions.formats.bodies import decode_head_object
-from s3sessions.formats.records import TombstoneRecord
 from s3sessions.testing import InMemoryObjectStore
 
-from .conftest import BUCKET, PREFIX, SMALL, TALLY, index_keys, memory_manager, saved
+from .conftest import BUCKET, DIALECTS, PREFIX, SMALL, TALLY, index_keys, leftovers, memory_manager, saved
 
 X, Y = "x", "y"
-DIALECTS: dict[str, Callable[[], InMemoryObjectStore]] = {
-    "s3": InMemoryObjectStore,
-    "rgw": lambda: InMemoryObjectStore(quoted_if_match=False, conditional_delete=False, missing_if_match="412"),
-    "versioned": lambda: InMemoryObjectStore(versioned=True),
-}
 
 
 class Injector:
@@ -82,15 +74,7 @@ async def assert_gone(store: InMemoryObjectStore, dialect: str) -> None:
     manager = memory_manager(store)
     with pytest.raises(SessionNotFound):
         await manager.resume(X)
-    head = f"{PREFIX}sessions/{X}/head.json.zst"
-    left = list(await store.list_versions(f"{PREFIX}sessions/{X}/"))
-    if dialect == "rgw" and left:  # RGW cannot delete conditionally: a cleaned tombstone stays, nothing else
-        assert [version.key for version in left] == [head], left
-        body = (await store.get(head, max_bytes=10**6)).body
-        record = decode_head_object(body, max_bytes=10**6, key=head, session_id=X)
-        assert isinstance(record, TombstoneRecord) and record.cleaned
-    else:
-        assert left == [], [version.key for version in left]
+    assert await leftovers(store, X) == []
     assert index_keys(store, X) == []
     assert (await manager.resume(Y)).metadata.turn_count == 2
     assert [m.id for m in await manager.list()] == [Y]

@@ -4,10 +4,11 @@ Afterwards every acknowledged write is whole (resume never raises CorruptObject)
 repair, and ``fsck --repair`` leaves a clean prefix.
 
 Counts: 9 races (save/delete, create/delete, fsck/retried save, reindex/delete and fsck/delete each with a
-missing entry and with a stale duplicate, fork/delete, rewind/save) x both roles x (before, after) x every request
-of the parked client, plus create/delete over an undecodable head, 3 variants of fsck --repair against a save in
-flight (grace, clock skew) and the re-creation by a slower clock: 312 interleavings on the in-memory store (about
-1,600 operations, each race followed by fsck, fsck --repair and fsck); 3 races over HTTP against moto: 23
+missing entry and with a stale duplicate, fork/delete, rewind/save), and save/delete, create/delete and
+reindex/delete again on Ceph RGW's dialect and on a versioned bucket, x both roles x (before, after) x every
+request of the parked client, plus create/delete over an undecodable head, 3 variants of fsck --repair against a save in
+flight (grace, clock skew) and the re-creation by a slower clock: 496 interleavings on the in-memory store (about
+2,800 operations, each race followed by fsck, fsck --repair and fsck); 3 races over HTTP against moto: 23
 interleavings.
 """
 
@@ -34,6 +35,7 @@ from s3sessions.testing.conformance import SettableClock
 
 from .conftest import (
     BUCKET,
+    DIALECTS,
     PREFIX,
     SMALL,
     TALLY,
@@ -42,9 +44,9 @@ from .conftest import (
     clock_store,
     index_keys,
     interleave,
+    leftovers,
     memory_manager,
     saved,
-    session_keys,
     turn,
     turns,
 )
@@ -127,9 +129,9 @@ def kind(result: tuple[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------- save/delete
 
 
-def save_delete() -> Callable[[str], Awaitable[World]]:
+def save_delete(dialect: str = "s3") -> Callable[[str], Awaitable[World]]:
     async def setup(role: str) -> World:
-        store = InMemoryObjectStore()
+        store = DIALECTS[dialect]()
         gate = PausingStore(store)
         parked, free = memory_manager(gate), memory_manager(store)
         saver, deleter = (parked, free) if role == "save parked" else (free, parked)
@@ -143,7 +145,7 @@ def save_delete() -> Callable[[str], Awaitable[World]]:
             with pytest.raises(SessionNotFound):  # an acknowledged delete of the only incarnation
                 await memory_manager(store).resume(X)
             await settled(store)
-            assert session_keys(store, X) == [] and index_keys(store, X) == []
+            assert await leftovers(store, X) == [] and index_keys(store, X) == []
 
         first, second = (lambda: saver.save(held), lambda: deleter.delete(X))
         if role != "save parked":
@@ -156,11 +158,11 @@ def save_delete() -> Callable[[str], Awaitable[World]]:
 # ----------------------------------------------------------------------------------------- create/delete
 
 
-def create_delete(*, damaged_head: bool) -> Callable[[str], Awaitable[World]]:
+def create_delete(*, damaged_head: bool, dialect: str = "s3") -> Callable[[str], Awaitable[World]]:
     """Finding 2: a delete racing a re-create of the same id never tears the new session."""
 
     async def setup(role: str) -> World:
-        store = InMemoryObjectStore()
+        store = DIALECTS[dialect]()
         gate = PausingStore(store)
         parked, free = memory_manager(gate), memory_manager(store)
         creator, deleter = (parked, free) if role == "create parked" else (free, parked)
@@ -237,11 +239,11 @@ def fsck_retried_save() -> Callable[[str], Awaitable[World]]:
 # -------------------------------------------------------------------------------- reindex, fsck / delete
 
 
-def repair_delete(repair: str, index_state: str) -> Callable[[str], Awaitable[World]]:
+def repair_delete(repair: str, index_state: str, dialect: str = "s3") -> Callable[[str], Awaitable[World]]:
     """Finding 9: a repair racing a delete never puts the deleted session back in the index."""
 
     async def setup(role: str) -> World:
-        store = InMemoryObjectStore()
+        store = DIALECTS[dialect]()
         gate = PausingStore(store)
         parked, free = memory_manager(gate), memory_manager(store)
         repairer, deleter = (parked, free) if role == "repair parked" else (free, parked)
@@ -348,6 +350,16 @@ PAIRS: dict[str, tuple[Callable[[str], Awaitable[World]], tuple[str, str]]] = {
     "fork/delete": (fork_delete(), ("fork parked", "delete parked")),
     "rewind/save": (rewind_save(), ("rewind parked", "save parked")),
 }
+for _dialect in ("rgw", "versioned"):
+    PAIRS[f"save/delete on {_dialect}"] = (save_delete(_dialect), ("save parked", "delete parked"))
+    PAIRS[f"create/delete on {_dialect}"] = (
+        create_delete(damaged_head=False, dialect=_dialect),
+        ("create parked", "delete parked"),
+    )
+    PAIRS[f"reindex/delete on {_dialect}"] = (
+        repair_delete("reindex", "entry missing", _dialect),
+        ("repair parked", "delete parked"),
+    )
 
 
 def pair_params() -> list[Any]:
