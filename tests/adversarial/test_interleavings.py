@@ -4,11 +4,12 @@ Afterwards every acknowledged write is whole (resume never raises CorruptObject)
 repair, and ``fsck --repair`` leaves a clean prefix.
 
 Counts: 9 races (save/delete, create/delete, fsck/retried save, reindex/delete and fsck/delete each with a
-missing entry and with a stale duplicate, fork/delete, rewind/save), and save/delete, create/delete and
-reindex/delete again on Ceph RGW's dialect and on a versioned bucket, x both roles x (before, after) x every
-request of the parked client, plus create/delete over an undecodable head, 3 variants of fsck --repair against a save in
-flight (grace, clock skew) and the re-creation by a slower clock: 496 interleavings on the in-memory store (about
-2,800 operations, each race followed by fsck, fsck --repair and fsck); 3 races over HTTP against moto: 23
+missing entry and with a stale duplicate, fork/delete, rewind/save); save/delete, create/delete and reindex/delete
+again on Ceph RGW's dialect and on a versioned bucket; a crashed delete finished (by fsck --repair, or by deleting
+again) while the id is created again, on all three dialects: each x both roles x (before, after) x every request
+of the parked client. Plus create/delete over an undecodable head, 3 variants of fsck --repair against a save in
+flight (grace, clock skew) and the re-creation by a slower clock: 706 interleavings on the in-memory store (about
+3,700 operations, each race followed by fsck, fsck --repair and fsck); 3 races over HTTP against moto: 23
 interleavings.
 """
 
@@ -236,6 +237,68 @@ def fsck_retried_save() -> Callable[[str], Awaitable[World]]:
     return setup
 
 
+# ------------------------------------------------------------------- finishing a delete / re-create (2, 8)
+
+
+class CrashAfterTombstone:
+    """Delegates to a store; the delete's first clean-up request raises `Crash` (its tombstone has landed)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.armed = True
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if self.armed and name in {"list_versions", "delete_keys"}:
+
+            async def crash(*args: Any, **kwargs: Any) -> Any:
+                self.armed = False
+                raise Crash("after the tombstone")
+
+            return crash
+        return attribute
+
+
+def finish_create(finisher: str, dialect: str) -> Callable[[str], Awaitable[World]]:
+    """A delete died after its tombstone; fsck --repair (default grace) or a retried delete finishes it while
+    the id is created again. The acknowledged re-creation must be whole."""
+
+    async def setup(role: str) -> World:
+        store = DIALECTS[dialect]()
+        free = memory_manager(store)
+        await saved(free, X, 6)
+        with pytest.raises(Crash):
+            await memory_manager(CrashAfterTombstone(store)).delete(X)
+        gate = PausingStore(store)
+        parked = memory_manager(gate)
+        fresh = Session(metadata=SessionMetadata(id=X, name="re-created"), messages=turns("re", 8, 60))
+        expected = list(fresh.messages)
+        fixer, creator = (parked, free) if role == "finisher parked" else (free, parked)
+
+        async def finish() -> Any:
+            return await (fsck(fixer, repair=True) if finisher == "fsck" else fixer.delete(X))
+
+        async def check(result: Interleaving) -> None:
+            create, done = (result.b, result.a) if role == "finisher parked" else (result.a, result.b)
+            assert kind(done) in {"ok", "SessionNotFound"}, done
+            try:
+                now = await memory_manager(store).resume(X)
+            except SessionNotFound:
+                now = None
+            except CorruptObject as exc:
+                raise AssertionError(f"the re-creation is torn: {exc}") from exc
+            if kind(create) == "ok" and (finisher == "fsck" or now is not None):
+                assert now is not None and now.messages == expected
+            await settled(store)
+
+        first, second = finish, (lambda: creator.save(fresh))
+        if role != "finisher parked":
+            first, second = second, first
+        return World(store, gate, first, second, check)
+
+    return setup
+
+
 # -------------------------------------------------------------------------------- reindex, fsck / delete
 
 
@@ -350,6 +413,12 @@ PAIRS: dict[str, tuple[Callable[[str], Awaitable[World]], tuple[str, str]]] = {
     "fork/delete": (fork_delete(), ("fork parked", "delete parked")),
     "rewind/save": (rewind_save(), ("rewind parked", "save parked")),
 }
+for _dialect in ("s3", "rgw", "versioned"):
+    for _finisher in ("fsck", "delete"):
+        PAIRS[f"{_finisher} finishing a delete/create on {_dialect}"] = (
+            finish_create(_finisher, _dialect),
+            ("finisher parked", "create parked"),
+        )
 for _dialect in ("rgw", "versioned"):
     PAIRS[f"save/delete on {_dialect}"] = (save_delete(_dialect), ("save parked", "delete parked"))
     PAIRS[f"create/delete on {_dialect}"] = (
