@@ -208,6 +208,8 @@ class S3SessionManager(SessionManager):
         check_session_id(session_id)
         if isinstance(turn_index, bool) or not isinstance(turn_index, int):
             raise InvalidInput(f"invalid turn index {turn_index!r}: must be an int", session_id=session_id)
+        if turn_index < 0:
+            raise InvalidInput(f"invalid turn index {turn_index}: turns are numbered from 0", session_id=session_id)
         return await self._edits.rewind(session_id, turn_index)
 
     async def tag(self, session_id: str, tags: Sequence[str]) -> SessionMetadata:

@@ -16,6 +16,7 @@ skipped elsewhere.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from s3sessions import InMemorySessionManager, S3SessionManager
 from s3sessions.testing.conformance import SettableClock
 
 BUCKET = os.environ.get("S3SESSIONS_TEST_BUCKET", "test-bucket")
+LATER = time.time() + 10 * 86400
+"""A "now" for fsck later than every object a test writes: with it, any grace period marks them all as old."""
 _FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

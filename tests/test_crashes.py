@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import BUCKET
+from conftest import BUCKET, LATER
 
 from s3sessions import S3SessionManager, Session, SessionMetadata, SessionNotFound
 from s3sessions.admin.fsck import fsck
@@ -112,12 +112,12 @@ async def test_a_crash_after_any_write_leaves_old_or_new_and_fsck_repairs(s3_end
 
         async with S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=s3_endpoint, **SMALL) as fresh:
             await check_old_or_new(fresh, operation, before)
-            report = await fsck(fresh, grace_seconds=0)
+            report = await fsck(fresh, grace_seconds=0, now=LATER)
             assert not report.missing_segments and not report.corrupt, report
             if not report.clean:
-                repaired = await fsck(fresh, repair=True, grace_seconds=0)
+                repaired = await fsck(fresh, repair=True, grace_seconds=0, now=LATER)
                 assert repaired.repaired
-            after = await fsck(fresh, grace_seconds=0)
+            after = await fsck(fresh, grace_seconds=0, now=LATER)
             assert after.clean, (operation, crash_after, after.summary())
             listed = {m.id: m for m in await fresh.list()}
             for session_id, metadata in listed.items():  # after repair the index agrees with the heads
@@ -151,21 +151,21 @@ async def test_fsck_reports_orphans_stale_and_missing_entries_then_repairs(s3_en
     async with S3SessionManager(bucket=BUCKET, prefix="fsck/", endpoint_url=s3_endpoint, **SMALL) as manager:
         kept = await prepare(manager)
         gone = await prepare(manager)
-        assert (await fsck(manager, grace_seconds=0)).clean
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
         # A head deleted behind the library's back: its objects are orphans, its entry stale.
         s3.delete_object(Bucket=BUCKET, Key=f"fsck/sessions/{gone.id}/head.json.zst")
         # A stray object in a live session, and an entry removed by hand.
         s3.put_object(Bucket=BUCKET, Key=f"fsck/sessions/{kept.id}/segments/{'0' * 64}.json.zst", Body=b"x")
         report = await fsck(manager, grace_seconds=3600)
         assert report.orphans == [] and len(report.young_unreferenced) > 1  # young objects are left alone
-        report = await fsck(manager, grace_seconds=0)
+        report = await fsck(manager, grace_seconds=0, now=LATER)
         assert f"fsck/sessions/{kept.id}/segments/{'0' * 64}.json.zst" in report.orphans
         assert any(key.startswith(f"fsck/sessions/{gone.id}/") for key in report.orphans)
         assert report.ghost_entries == [gone.id] and report.sessions == 1 and not report.clean
         assert "needs repair" in report.summary()[-1]
-        repaired = await fsck(manager, repair=True, grace_seconds=0)
+        repaired = await fsck(manager, repair=True, grace_seconds=0, now=LATER)
         assert repaired.repaired
-        assert (await fsck(manager, grace_seconds=0)).clean
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
         assert [m.id for m in await manager.list()] == [kept.id]
         assert (await manager.resume(kept.id)).messages == kept.messages
         assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"fsck/sessions/{gone.id}/").get("KeyCount") == 0
@@ -179,7 +179,7 @@ async def test_fsck_never_touches_a_corrupt_session(s3_endpoint):
         session = await prepare(manager)
         s3.put_object(Bucket=BUCKET, Key=f"fc/sessions/{session.id}/head.json.zst", Body=b"damaged")
         before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fc/sessions/")["Contents"])
-        report = await fsck(manager, repair=True, grace_seconds=0)
+        report = await fsck(manager, repair=True, grace_seconds=0, now=LATER)
         assert [key for key, _ in report.corrupt] == [f"fc/sessions/{session.id}/head.json.zst"]
         assert report.orphans == [] and session.id not in report.ghost_entries + report.stale_entries
         after = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fc/sessions/")["Contents"])
@@ -203,11 +203,13 @@ def test_fsck_command_reports_and_repairs(s3_endpoint):
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").delete_object(
         Bucket=BUCKET, Key=f"cli/sessions/{session_id}/head.json.zst"
     )
-    base = ["--bucket", BUCKET, "--prefix", "cli/", "--endpoint-url", s3_endpoint, "fsck", "--grace", "0"]
+    base = ["--bucket", BUCKET, "--prefix", "cli/", "--endpoint-url", s3_endpoint, "fsck"]
     runner = CliRunner()
+    too_short = runner.invoke(cli, [*base, "--grace", "0"])
+    assert too_short.exit_code == 2 and "360" in too_short.output  # a save may still reference younger uploads
     found = runner.invoke(cli, base)
     assert found.exit_code == 1 and f"ghost index entry: {session_id}" in found.output
-    assert "orphan object: cli/sessions/" in found.output and found.output.strip().endswith("needs repair")
+    assert "younger than the grace period left alone" in found.output and found.output.strip().endswith("needs repair")
     repaired = runner.invoke(cli, [*base, "--repair"])
     assert repaired.exit_code == 0 and repaired.output.strip().endswith("repaired")
     clean = runner.invoke(cli, [*base, "--json"])

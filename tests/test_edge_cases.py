@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import BUCKET
+from conftest import BUCKET, LATER
 from faults import FaultProxy
 
 from s3sessions import (
@@ -81,7 +81,7 @@ async def test_delete_spares_a_session_created_again_meanwhile(s3_endpoint):
         await deleter.delete("s1")
         assert (await creator.resume("s1")).messages == fresh.messages
         assert [m.id for m in await creator.list()] == ["s1"]
-        assert not (await fsck(creator, grace_seconds=0)).missing_segments
+        assert not (await fsck(creator, grace_seconds=0, now=LATER)).missing_segments
 
 
 async def test_fsck_repair_spares_a_session_created_while_it_runs(s3_endpoint, s3):
@@ -139,10 +139,10 @@ async def test_planted_index_keys_are_never_listed_and_fsck_removes_them(s3_endp
             s3.put_object(Bucket=BUCKET, Key=f"ci/index/0/{name}", Body=b"garbage")
         assert [m.id for m in await manager.list()] == [session.id]
         assert [m.id for m in (await manager.list_page(5)).sessions] == [session.id]
-        report = await fsck(manager, grace_seconds=0)
+        report = await fsck(manager, grace_seconds=0, now=LATER)
         assert sorted(report.corrupt_index) == sorted(f"ci/index/0/{name}" for name in POISON) and not report.clean
-        assert (await fsck(manager, repair=True, grace_seconds=0)).repaired
-        assert (await fsck(manager, grace_seconds=0)).clean
+        assert (await fsck(manager, repair=True, grace_seconds=0, now=LATER)).repaired
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
         s3.put_object(Bucket=BUCKET, Key=f"ci/index/0/{POISON[2]}", Body=b"")
         assert await manager.reindex() == 1
         keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="ci/index/")["Contents"]]
@@ -161,11 +161,11 @@ async def test_a_corrupt_manifest_is_never_overwritten_by_a_writer_and_fsck_repa
         with pytest.raises(CorruptObject, match="cm/manifest"):
             await manager.save(Session.model_validate_json(session.model_dump_json()))
         assert s3.get_object(Bucket=BUCKET, Key="cm/manifest.json.zst")["Body"].read() == b"garbage"
-        report = await fsck(manager, grace_seconds=0)
+        report = await fsck(manager, grace_seconds=0, now=LATER)
         assert report.corrupt_index == ["cm/manifest.json.zst"]
-        assert (await fsck(manager, repair=True, grace_seconds=0)).repaired
+        assert (await fsck(manager, repair=True, grace_seconds=0, now=LATER)).repaired
         assert [m.id for m in await manager.list()] == [session.id]
-        assert (await fsck(manager, grace_seconds=0)).clean
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
 
 
 async def test_reindex_skips_a_corrupt_head_and_keeps_its_entry(s3_endpoint, s3):
@@ -198,8 +198,13 @@ async def test_deleting_a_session_with_a_corrupt_head(s3_endpoint, s3):
         await manager.save(session)
         s3.put_object(Bucket=BUCKET, Key=f"dc/sessions/{session.id}/head.json.zst", Body=b"garbage")
         await manager.delete(session.id)
-        assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"dc/sessions/{session.id}/")["KeyCount"] == 0
+        with pytest.raises(SessionNotFound):
+            await manager.resume(session.id)
         assert await manager.list() == []
+        # Its incarnation is unknown, so the delete removed only what is older than its tombstone (S3's clock; a
+        # re-creation after the tombstone uploads newer objects); fsck collects the rest once it is old.
+        await fsck(manager, repair=True, now=LATER)
+        assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"dc/sessions/{session.id}/")["KeyCount"] == 0
 
 
 async def test_fork_of_a_source_deleted_meanwhile_is_not_found(s3_endpoint):
@@ -246,7 +251,7 @@ async def test_a_head_that_contradicts_itself_is_corrupt(s3_endpoint, s3, change
             await manager.resume("s1")
         with pytest.raises(CorruptObject):
             await manager.rewind("s1", 1)
-        report = await fsck(manager, grace_seconds=0)
+        report = await fsck(manager, grace_seconds=0, now=LATER)
         assert [key for key, _ in report.corrupt] == ["mh/sessions/s1/head.json.zst"]
 
 

@@ -15,7 +15,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import BUCKET
+from conftest import BUCKET, LATER
 from faults import FaultProxy
 
 from s3sessions import AgentError, InMemorySessionManager, S3SessionManager, Session, SessionMetadata
@@ -180,8 +180,8 @@ async def test_random_workload_under_20_percent_faults_never_tears_a_session(s3_
                 assert await workload.s3_state(s3_id) == await workload.model_state(workload.model, model_id)
             assert set((await scan_heads(clean)).live) == set(workload.ids)
             # The index may lag where an index update failed after its commit; fsck repairs exactly that.
-            await fsck(clean, repair=True, grace_seconds=0)
-            assert (await fsck(clean, grace_seconds=0)).clean
+            await fsck(clean, repair=True, grace_seconds=0, now=LATER)
+            assert (await fsck(clean, grace_seconds=0, now=LATER)).clean
             assert {m.id for m in await clean.list()} == set(workload.ids)
     finally:
         proxy.stop()

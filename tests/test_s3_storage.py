@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import BUCKET, attach_counter
+from conftest import BUCKET, LATER, attach_counter
 
 from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound, StorageError
 from s3sessions.admin.fsck import fsck
@@ -383,9 +383,9 @@ async def test_history_and_restore_undo_a_rewind_and_keep_the_index_right(s3_end
         assert loaded.messages == session.messages
         assert [(m.id, m.turn_count) for m in await manager.list()] == [(session.id, 8)]
         # restore referenced fresh copies: the originals are orphans now, which fsck may collect safely.
-        assert (await fsck(manager, grace_seconds=0)).orphans
-        report = await fsck(manager, repair=True, grace_seconds=0)
-        assert not report.missing_segments and (await fsck(manager, grace_seconds=0)).clean
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).orphans
+        report = await fsck(manager, repair=True, grace_seconds=0, now=LATER)
+        assert not report.missing_segments and (await fsck(manager, grace_seconds=0, now=LATER)).clean
         assert (await manager.resume(session.id)).messages == session.messages
         # Once fsck collected the segments an old version needs, restoring it is a clear error.
         with pytest.raises(CorruptObject, match="collected by `fsck --repair`"):

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..engine.objects import HeadState
-from ..errors import CorruptObject, ObjectMissing, SessionNotFound
+from ..engine.objects import HeadState, new_upload_id
+from ..engine.saving import MAX_UPLOAD_AGE
+from ..errors import CorruptObject, InvalidInput, ObjectMissing, SessionNotFound, StorageError
 from ..manager import S3SessionManager
 from ..storage.protocol import ObjectInfo
 from .scan import CONCURRENCY, HeadScan, IndexPlan, apply_index_plan, plan_index, scan_heads
 
 DEFAULT_GRACE_SECONDS = 3600
+MIN_GRACE_SECONDS = MAX_UPLOAD_AGE + 60
+"""A shorter grace could collect an upload that a save still in flight is about to reference."""
 
 
 @dataclass
@@ -114,14 +116,22 @@ async def fsck(
         manager: The manager whose bucket and prefix to check.
         repair: Finish unfinished deletes, delete orphans (every version, for folders with no head), rewrite
             a corrupt manifest, and bring the index in line with the heads.
-        grace_seconds: Unreferenced objects younger than this are left alone (a save may be in progress).
-        now: The current Unix time (tests pass one; default: the system clock).
+        grace_seconds: Unreferenced objects younger than this are left alone (a save may be in progress); at
+            least `MIN_GRACE_SECONDS`, unless ``now`` is given.
+        now: The current Unix time on the store's clock (tests that control time pass one, and may then use any
+            grace); default: S3's own clock, read from a scratch object, so a fast or slow local clock cannot make
+            young objects look old.
 
     S3 requests: one paginated LIST of ``sessions/``, a GET per head, one LIST of the index; with repair,
     DeleteObjects per 1,000 orphans and the index repairs of `reindex`.
     """
     report = FsckReport()
-    current_time = time.time() if now is None else now
+    if now is None and not grace_seconds >= MIN_GRACE_SECONDS:
+        raise InvalidInput(
+            f"grace of {grace_seconds!r} s is below the {MIN_GRACE_SECONDS:.0f} s minimum: a save references its own"
+            f" uploads for up to {MAX_UPLOAD_AGE:.0f} s"
+        )
+    current_time = await store_time(manager) if now is None else now
     manifest_ok = await _check_manifest(manager, report)
     listing = await manager.store.list_objects(manager.layout.sessions_root)
     by_session: dict[str, list[ObjectInfo]] = defaultdict(list)
@@ -248,3 +258,14 @@ async def _delete_orphans(manager: S3SessionManager, report: FsckReport, heads: 
                 await manager.store.delete_keys(doomed)
 
     await asyncio.gather(*(clean(session_id, keys) for session_id, keys in by_session.items()))
+
+
+async def store_time(manager: S3SessionManager) -> float:
+    """Returns the store's current time: the last-modified time of a scratch object written now (and deleted)."""
+    key = f"{manager.layout.probe_root}clock-{new_upload_id()}"
+    await manager.store.put(key, b"")
+    try:
+        return (await manager.store.head(key)).modified
+    finally:
+        with contextlib.suppress(StorageError):
+            await manager.store.delete(key)

@@ -96,15 +96,16 @@ async def plan_index(manager: S3SessionManager, heads: HeadScan, entries: list[R
             continue
         parsed = raw.parsed
         bucket = manager.layout.index_bucket(fanout_bucket_of(parsed.session_id, fanout)) if parsed else None
-        if parsed is None or bucket is None or not raw.key.startswith(bucket) or not await _valid(manager, raw):
+        if parsed is not None and parsed.session_id in heads.live and raw.key == expected[parsed.session_id][0]:
+            if await _valid(manager, raw):
+                present.add(parsed.session_id)
+            # else: the right key with a damaged body: left missing, so it is written again (and never deleted)
+        elif parsed is None or bucket is None or not raw.key.startswith(bucket) or not await _valid(manager, raw):
             plan.poison.append(raw.key)
         elif parsed.session_id in heads.corrupt:
             continue  # never touch what belongs to a session we cannot read
         elif parsed.session_id in heads.live:
-            if raw.key == expected[parsed.session_id][0]:
-                present.add(parsed.session_id)
-            else:
-                plan.stale.append(raw.key)
+            plan.stale.append(raw.key)
         else:
             plan.ghosts.append(raw.key)
     plan.missing = {sid: entry for sid, entry in expected.items() if sid not in present}

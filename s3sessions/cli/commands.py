@@ -214,6 +214,10 @@ def rewind(settings: Settings, session_id: str, turn: int, as_json: bool) -> Non
 
     TURN counts from 0; a TURN outside the session's turns (-1 included) is refused with the valid range.
     """
+    if turn < 0:  # the library refuses it before any request; the command also says what the range is
+        count = run(settings, lambda manager: manager.resume(session_id, last_turns=0)).metadata.turn_count
+        valid = f"so use 0..{count - 1}" if count else "the session has no turns yet"
+        raise click.ClickException(f"invalid turn index {turn}: turns are numbered from 0, {valid}")
     session = run(settings, lambda manager: manager.rewind(session_id, turn))
     kept = f"kept turns 0..{turn}: {len(session.messages)} message(s)"
     _print_metadata(session.metadata, as_json, f"rewound {_label(session.metadata)}: {kept}")

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..admin.fsck import DEFAULT_GRACE_SECONDS, FsckReport, fsck
+from ..admin.fsck import DEFAULT_GRACE_SECONDS, MIN_GRACE_SECONDS, FsckReport, fsck
 from ..manager import S3SessionManager
 from .options import Settings, connection_options, json_option, pass_settings, run
 
@@ -18,10 +18,10 @@ from .options import Settings, connection_options, json_option, pass_settings, r
 @click.option(
     "--grace",
     "grace_seconds",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=MIN_GRACE_SECONDS),
     default=DEFAULT_GRACE_SECONDS,
     show_default=True,
-    help="Seconds an unreferenced object is left alone (a save may be uploading it right now).",
+    help="Seconds an unreferenced object is left alone (a save may be uploading it right now); at least 360.",
 )
 @json_option
 @pass_settings

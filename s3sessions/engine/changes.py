@@ -93,9 +93,8 @@ class ChangePlanner:
             end = position + ref.take
             if end > omitted:
                 low = max(position, omitted)
-                if (
-                    end > logical_end
-                    or messages[low - omitted : end - omitted] != snap.messages[low - start : end - start]
+                if end > logical_end or not _same(
+                    messages[low - omitted : end - omitted], snap.messages[low - start : end - start]
                 ):
                     break
             kept.append(ref)
@@ -107,12 +106,12 @@ class ChangePlanner:
         if (
             position == sealed
             and logical_end >= sealed + tail_count
-            and rest[:tail_count] == snap.messages[sealed - start : sealed - start + tail_count]
+            and _same(rest[:tail_count], snap.messages[sealed - start : sealed - start + tail_count])
         ):
             rest_lines = [*state.tail_lines, *encode_messages(rest[tail_count:], start=label_start + tail_count)]
         else:
             rest_lines = encode_messages(rest, start=label_start)
-        if session.state == snap.state:
+        if _same(session.state, snap.state):
             state_json, state_copy = state.state_json, snap.state
         else:
             state_json = encode_value(session.state, label="state")
@@ -185,3 +184,12 @@ def _logical(snap: Snapshot, messages: list[Any], omitted: int, position: int, e
     """The caller's logical messages ``position..end``: the snapshot's for omitted ones, then the caller's."""
     head = snap.messages[position - snap.start : omitted - snap.start] if position < omitted else []
     return [*head, *messages[max(position, omitted) - omitted : end - omitted]]
+
+
+def _same(ours: object, snapshot: object) -> bool:
+    """``ours == snapshot``, in C; a comparison the caller's stack is too deep for counts as a change (the
+    value is then encoded again, which needs no Python stack)."""
+    try:
+        return bool(ours == snapshot)
+    except RecursionError:
+        return False

@@ -43,11 +43,21 @@ class Proposal:
     body: bytes
     state_json: bytes = b"null"
     tail_lines: tuple[bytes, ...] = ()
+    prepare: Callable[[], Awaitable[None]] | None = None
+    """What must be written before the head (a save's new segments), run after the store's dialect is known."""
 
     @classmethod
-    def head(cls, record: HeadRecord, *, state_json: bytes, tail_lines: list[bytes], max_bytes: int) -> Proposal:
+    def head(
+        cls,
+        record: HeadRecord,
+        *,
+        state_json: bytes,
+        tail_lines: list[bytes],
+        max_bytes: int,
+        prepare: Callable[[], Awaitable[None]] | None = None,
+    ) -> Proposal:
         body = head_body(record, state_json=state_json, tail_lines=tail_lines, max_bytes=max_bytes)
-        return cls(record, body, state_json, tuple(tail_lines))
+        return cls(record, body, state_json, tuple(tail_lines), prepare)
 
     @classmethod
     def tombstone(cls, record: TombstoneRecord, *, max_bytes: int) -> Proposal:
@@ -122,9 +132,13 @@ class CommitEngine:
             StorageError: S3 failed and the head could not be read to settle the outcome.
         """
         ours: dict[str, Proposal] = {}
-        dialect = await self._dialect()
+        dialect: Dialect | None = None
         for attempt in range(self._attempts):
-            proposal = await build(prior)
+            proposal = await build(prior)  # every object encoded: bad input fails here, before any request
+            if dialect is None:
+                dialect = await self._dialect()  # a new prefix probes its store now, not before
+            if proposal.prepare is not None:
+                await proposal.prepare()
             ours[proposal.record.commits[-1].write_id] = proposal
             outcome = await self._write(session_id, proposal, prior, ours, dialect)
             if isinstance(outcome, Landed):
@@ -132,9 +146,13 @@ class CommitEngine:
                 return outcome
             lost, current = outcome
             if lost:
-                prior = await rebase(prior, current)
+                prior = await rebase(prior, current)  # a real conflict raises here, at once
             if attempt + 1 < self._attempts:
                 await backoff(attempt)
+                if lost:  # build on the head as it is after the wait, not as it was before it
+                    fresh = await self._read(session_id)
+                    if fresh is None or fresh.etag != prior.etag:
+                        prior = await rebase(prior, fresh)
         raise ConflictError(
             f"gave up {what} after {self._attempts} attempts: other writers kept changing the session",
             session_id=session_id,
@@ -169,7 +187,11 @@ class CommitEngine:
         except SessionNotFound:
             current = None
         except StorageError as read_failure:
-            raise failure from read_failure
+            raise StorageError(
+                f"the outcome of a write is unknown ({failure}) and the head could not be read to settle it",
+                session_id=session_id,
+                key=key,
+            ) from read_failure
         if current is not None:
             position = _position_of(current.record.write_ids, ours)
             if position is not None:
@@ -185,6 +207,12 @@ class CommitEngine:
             log.info("session %s: ambiguous write (%s); the head is unchanged, writing again", session_id, failure)
             return False, current
         return True, current
+
+    async def _read(self, session_id: str) -> StoredHead | None:
+        try:
+            return await self._objects.read_head(session_id)
+        except SessionNotFound:
+            return None
 
     def _landed(self, session_id: str, etag: str, proposal: Proposal, *, superseded: bool) -> Landed:
         record = proposal.record

@@ -17,17 +17,16 @@ that id, which finds the tombstone and redoes steps 2-4 (each is idempotent), or
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..errors import CorruptObject, ObjectMissing, PreconditionFailed, SessionNotFound, StorageError
+from ..errors import ConflictError, CorruptObject, ObjectMissing, PreconditionFailed, SessionNotFound, StorageError
 from ..formats.records import Dialect, TombstoneRecord
 from ..storage.protocol import ObjectVersion
 from .commit import CommitEngine, Proposal
-from .heads import Prior, cleaned, tombstone
+from .heads import Prior, cleaned, next_commits, tombstone
 from .index import SessionIndex
-from .objects import HeadState, SessionObjects, StoredHead, TombstoneState
+from .objects import SessionObjects, StoredHead, TombstoneState
 
 log = logging.getLogger("s3sessions.delete")
 
@@ -117,13 +116,23 @@ class DeleteProtocol:
             head_key = layout.head(session_id)
             versioned = any(version.version_id != "null" for version in versions)
             own = _own_version(versions, head_key, dead.etag)
-            doomed = [
-                version
-                for version in versions
-                if _belongs_to(layout.segment_namespace(session_id, record.incarnation), version.key)
-                or layout.is_legacy_segment(session_id, version.key)
-                or (version.key == head_key and own is not None and _older(version, own, versions))
-            ]
+            if record.unknown_incarnation:  # everything older than the tombstone, by S3's own clock
+                cutoff = own.modified - 1 if own is not None else float("-inf")
+                doomed = [
+                    version
+                    for version in versions
+                    if (version.key != head_key and version.modified < cutoff)
+                    or (version.key == head_key and own is not None and _older(version, own, versions))
+                ]
+            else:
+                namespace = layout.segment_namespace(session_id, record.incarnation)
+                doomed = [
+                    version
+                    for version in versions
+                    if version.key.startswith(namespace)
+                    or layout.is_legacy_segment(session_id, version.key)
+                    or (version.key == head_key and own is not None and _older(version, own, versions))
+                ]
             await self._objects.store.delete_versions(doomed)
             await self._remove_tombstone(session_id, dead, own if versioned else None)
         except StorageError as exc:
@@ -154,30 +163,36 @@ class DeleteProtocol:
             log.info("session %s was created again while its delete cleaned up: the new head stays", session_id)
 
     async def _delete_unreadable(self, session_id: str) -> None:
-        """Deletes a session whose head cannot be decoded: head (conditionally where honoured), then every
-        object of its prefix except what a head written meanwhile needs, and its index entries (found by listing
-        its fan-out bucket, since the head cannot say which they are)."""
-        layout = self._objects.layout
-        key = layout.head(session_id)
+        """Deletes a session whose head cannot be decoded, by the same tombstone protocol.
+
+        Its incarnation is unknown, so its index entries are found by listing its fan-out bucket, and its clean-up
+        removes the objects older than the tombstone (S3's clock on both sides): a session created again after
+        the tombstone uploads only newer objects, and a create racing it fails on the undecodable head.
+        """
+        key = self._objects.layout.head(session_id)
         dialect = await self._dialect()
-        meta = await self._objects.store.head(key)
-        with contextlib.suppress(PreconditionFailed, ObjectMissing):
-            await self._objects.store.delete(
-                key, if_match=dialect.match_value(meta.etag) if dialect.conditional_delete else None
-            )
-        versions = await self._objects.store.list_versions(layout.session_prefix(session_id))
-        live: set[str] = set()
-        with contextlib.suppress(SessionNotFound, CorruptObject):
-            current = await self._objects.read_head(session_id)
-            if isinstance(current, HeadState):
-                live = self._objects.live_keys(session_id, current.record)
-        await self._objects.store.delete_versions([version for version in versions if version.key not in live])
-        if not live:
-            await self._index.remove(await self._index.keys_of(session_id))
-
-
-def _belongs_to(prefix: str, key: str) -> bool:
-    return key.startswith(prefix)
+        try:
+            meta = await self._objects.store.head(key)
+        except ObjectMissing as exc:
+            raise SessionNotFound("no such session", session_id=session_id, key=key) from exc
+        record = TombstoneRecord(
+            session_id=session_id,
+            incarnation="0" * 32,
+            revision=1,
+            deleted_at=self._clock(),
+            commits=next_commits(Prior()),
+            index_keys=await self._index.keys_of(session_id),
+            unknown_incarnation=True,
+        )
+        body = Proposal.tombstone(record, max_bytes=self._objects.max_bytes).body
+        try:
+            etag = await self._objects.store.put(key, body, if_match=dialect.match_value(meta.etag))
+        except (PreconditionFailed, ObjectMissing) as exc:
+            raise ConflictError(
+                "the session's head changed while it was being deleted: delete it again", session_id=session_id, key=key
+            ) from exc
+        self._objects.forget(session_id)
+        await self._clean_up(session_id, TombstoneState(etag, record))
 
 
 def _own_version(versions: list[ObjectVersion], head_key: str, etag: str) -> ObjectVersion | None:

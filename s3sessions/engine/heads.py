@@ -16,6 +16,7 @@ from typing import Any
 from ..formats.records import (
     RECENT_COMMITS,
     RECENT_INDEX_KEYS,
+    RECENT_SAME_CONTENT,
     CommitRecord,
     HeadRecord,
     SegmentRef,
@@ -67,6 +68,18 @@ def next_commits(prior: Prior) -> list[CommitRecord]:
     )
     history = prior.record.commits[-(RECENT_COMMITS - 1) :] if prior.record is not None else []
     return [*history, record]
+
+
+def same_content_versions(prior: Prior, content_digest: str) -> list[str]:
+    """The ETags of earlier heads whose content the next head still has: a stale save of any of them merges.
+
+    Metadata edits (tag, rename, a save that changed nothing) extend the list; a change of messages or state
+    empties it. It reaches further back than the commit records, so a storm of edits cannot outlast it easily.
+    """
+    base = prior.head
+    if base is None or prior.etag is None or base.content_digest != content_digest:
+        return []
+    return [*base.same_content_versions, prior.etag][-RECENT_SAME_CONTENT:]
 
 
 def next_index_keys(prior: Prior, *, keep_tombstone_keys: bool = True) -> list[str]:
@@ -124,6 +137,7 @@ def save_head(
         tail_turn_starts=content.tail_turn_starts,
         commits=next_commits(prior),
         index_keys=next_index_keys(prior),
+        same_content_versions=same_content_versions(prior, content.content_digest),
     )
 
 
@@ -159,6 +173,7 @@ def replace_content(prior: Prior, base: HeadRecord, content: Content, *, now: fl
             "tail_turn_starts": content.tail_turn_starts,
             "commits": next_commits(prior),
             "index_keys": next_index_keys(prior),
+            "same_content_versions": same_content_versions(prior, content.content_digest),
         }
     )
 
@@ -194,6 +209,7 @@ def fork_head(
             ),
             "commits": next_commits(Prior()),
             "index_keys": [],
+            "same_content_versions": [],
         }
     )
 

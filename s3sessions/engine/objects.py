@@ -102,6 +102,7 @@ class SessionObjects:
         self.max_bytes = max_bytes
         self._cache: OrderedDict[str, HeadState] = OrderedDict()
         self._cached_bytes = 0
+        self._contents: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------------- cache
@@ -133,9 +134,17 @@ class SessionObjects:
                     state = state.with_snapshot(previous.snapshot)
             self._cache[session_id] = state
             self._cached_bytes += _weight(state)
+            self._contents[(session_id, state.etag)] = (state.record.incarnation, state.record.content_digest)
+            while len(self._contents) > HEAD_CACHE_SESSIONS * 16:
+                self._contents.popitem(last=False)
             while self._cache and (len(self._cache) > HEAD_CACHE_SESSIONS or self._cached_bytes > HEAD_CACHE_BYTES):
                 _, dropped = self._cache.popitem(last=False)
                 self._cached_bytes -= _weight(dropped)
+
+    def content_of(self, session_id: str, etag: str) -> tuple[str, str] | None:
+        """The (incarnation, content digest) of a head version this manager read or wrote, if it remembers it."""
+        with self._lock:
+            return self._contents.get((session_id, etag))
 
     def forget(self, session_id: str) -> None:
         with self._lock:

@@ -21,7 +21,15 @@ from ..formats.bodies import content_digest
 from ..formats.planning import NewSegment
 from ..formats.records import HeadRecord, StoredMetadata
 from ..models import Session, SessionMetadata
-from ..validation import check_agent_name, check_count, check_name, check_session_id, check_tags, new_session_id
+from ..validation import (
+    check_agent_name,
+    check_count,
+    check_created_at,
+    check_name,
+    check_session_id,
+    check_tags,
+    new_session_id,
+)
 from .changes import ChangePlanner, Plan
 from .commit import CommitEngine, Proposal
 from .heads import Content, Prior, save_head
@@ -121,12 +129,19 @@ class SaveProtocol:
                 content=content,
                 now=self._clock(),
             )
-            proposal = Proposal.head(
-                record, state_json=plan.state_json, tail_lines=plan.layout.tail, max_bytes=self._objects.max_bytes
-            )
-            await self._upload(session_id, plan.layout.new_segments, named, attempts)
+            bodies = self._bodies(session_id, plan.layout.new_segments, named, attempts)  # size caps checked here
+
+            async def upload() -> None:
+                await self._upload(session_id, bodies, attempts)
+
             plans[record.commits[-1].write_id] = plan
-            return proposal
+            return Proposal.head(
+                record,
+                state_json=plan.state_json,
+                tail_lines=plan.layout.tail,
+                max_bytes=self._objects.max_bytes,
+                prepare=upload if bodies else None,
+            )
 
         async def rebase(prior: Prior, current: StoredHead | None) -> Prior:
             key = self._objects.layout.head(session_id)
@@ -139,7 +154,7 @@ class SaveProtocol:
             if not isinstance(current, HeadState):
                 raise SessionNotFound("session was deleted since it was read", session_id=session_id, key=key)
             states[current.etag] = current
-            if not only_metadata_changed_since(current.record, prior.etag, prior.head.content_digest):
+            if not same_content(current.record, prior.etag, (prior.head.incarnation, prior.head.content_digest)):
                 raise ConflictError(
                     "another writer changed this session since it was read", session_id=session_id, key=key
                 )
@@ -172,7 +187,7 @@ class SaveProtocol:
         current = await self._objects.read_live_head(session_id)
         if current.etag == version:
             return current, False
-        if only_metadata_changed_since(current.record, version, None):
+        if same_content(current.record, version, self._objects.content_of(session_id, version)):
             return current, True
         raise ConflictError(
             "another writer changed this session since it was read",
@@ -191,20 +206,25 @@ class SaveProtocol:
             return earlier.name
         return f"{incarnation}/{segment.digest}.{new_upload_id()}"
 
-    async def _upload(
+    def _bodies(
         self, session_id: str, segments: Sequence[NewSegment], names: dict[str, str], attempts: _Attempts
-    ) -> None:
-        """Encodes every new segment (checking the size cap) before uploading any, then uploads in parallel."""
+    ) -> list[tuple[NewSegment, str, bytes]]:
+        """Encodes every new segment this attempt still has to upload (checking the size cap) before any request."""
         pending = [segment for segment in segments if _pending(attempts, names[segment.digest], segment.digest)]
-        bodies = [self._objects.segment_object(session_id, segment.lines) for segment in pending]
+        return [
+            (segment, names[segment.digest], self._objects.segment_object(session_id, segment.lines))
+            for segment in pending
+        ]
 
-        async def upload(segment: NewSegment, body: bytes) -> None:
-            name = names[segment.digest]
+    async def _upload(self, session_id: str, bodies: list[tuple[NewSegment, str, bytes]], attempts: _Attempts) -> None:
+        """Uploads the new segments in parallel, remembering each upload for this save's later attempts."""
+
+        async def upload(segment: NewSegment, name: str, body: bytes) -> None:
             at = self._monotonic()
             await self._objects.upload_segment(session_id, name, body)
             attempts.uploads[segment.digest] = _Upload(name, at)
 
-        await gather(upload(segment, body) for segment, body in zip(pending, bodies, strict=True))
+        await gather(upload(*item) for item in bodies)
 
 
 @contextlib.contextmanager
@@ -223,20 +243,25 @@ def _pending(attempts: _Attempts, name: str, digest: str) -> bool:
     return earlier is None or earlier.name != name
 
 
-def only_metadata_changed_since(current: HeadRecord, version: str | None, content: str | None) -> bool:
-    """True if the head's messages and state equal those of ``version``, a head in its recent history.
+def same_content(current: HeadRecord, version: str | None, known: tuple[str, str] | None) -> bool:
+    """True if the head's messages and state are those of ``version``: only name/tags changed since.
 
     Args:
         current: The head there now.
         version: The ETag the caller's copy was read from.
-        content: That version's content digest, if known (else the commit record's is trusted).
+        known: That version's (incarnation, content digest), when this manager saw it: then any number of
+            metadata edits in between is fine. Else the head's list of same-content versions (64 deep) or its
+            recent commit records must reach back to it.
     """
     if version is None:
         return False
+    if known is not None:
+        return known == (current.incarnation, current.content_digest)
+    if version in current.same_content_versions:
+        return True
     for commit in current.commits:
         if commit.parent_version == version:
-            expected = content if content is not None else commit.parent_content_digest
-            return commit.parent_content_digest == expected == current.content_digest
+            return commit.parent_content_digest == current.content_digest
     return False
 
 
@@ -262,6 +287,7 @@ def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
             check_name(metadata.name)
         check_agent_name(metadata.agent_name)
         check_count(metadata.total_tokens, name="total_tokens")
+        check_created_at(metadata.created_at)
         if metadata.parent_id is not None:
             check_session_id(metadata.parent_id)
     except InvalidInput as exc:

@@ -128,7 +128,9 @@ def decode_json(raw: bytes | memoryview, *, key: str, session_id: str | None = N
         CorruptObject: not JSON, not UTF-8, nested beyond the parser's bound, or a number out of range.
     """
     try:
-        return pydantic_core.from_json(bytes(raw) if isinstance(raw, memoryview) else raw, cache_strings="keys")
+        return pydantic_core.from_json(
+            bytes(raw) if isinstance(raw, memoryview) else raw, cache_strings="keys", allow_inf_nan=False
+        )
     except ValueError as exc:
         raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
 
@@ -136,12 +138,14 @@ def decode_json(raw: bytes | memoryview, *, key: str, session_id: str | None = N
 def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None = None) -> list[Any]:
     """Returns a copy of decoded values whose dicts and lists are new objects and whose scalars are shared.
 
-    Two jobs in one iterative walk over what was just read: it enforces `MAX_NESTING` (so every read path has
-    the same bound as writes), and it gives the manager a private snapshot to compare the caller's copy with at
-    the next save: ``snapshot == messages`` then runs in C, and shared strings compare by identity.
+    Two jobs in one iterative walk over what was just read: it enforces the bounds of `check_value` (nesting, int
+    size, finite floats: so every read path refuses what a write would), and it gives the manager a private
+    snapshot to compare the caller's copy with at the next save (``snapshot == messages`` then runs in C, and
+    shared strings compare by identity).
 
     Raises:
-        CorruptObject: a value nested more than `MAX_NESTING` levels.
+        CorruptObject: a value nested more than `MAX_NESTING` levels, an int over `MAX_INT_BITS`, or a float
+            that is not finite (the parser turns 1e400 into infinity).
     """
     root: list[Any] = []
     stack: list[tuple[Any, Any, int]] = [(values, root, 0)]
@@ -165,6 +169,8 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     target[name] = copied = []
                     push((child, copied, child_depth))
                 else:
+                    if kind is int or kind is float:
+                        _check_number(child, key=key, session_id=session_id)
                     target[name] = child
         else:
             append = target.append
@@ -177,8 +183,15 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     append(copied := [])
                     push((child, copied, child_depth))
                 else:
+                    if kind is int or kind is float:
+                        _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
+
+
+def _check_number(value: float, *, key: str, session_id: str | None) -> None:
+    if (problem := _scalar_problem(value)) is not None:
+        raise CorruptObject(f"stored value is not storable JSON: {problem}", session_id=session_id, key=key)
 
 
 def is_scalar(value: object) -> bool:

@@ -165,7 +165,10 @@ def parse_listing(entry: ParsedEntry, listing: str) -> Listing:
         name, equals, raw = part.partition("=")
         if not equals or "%" in name:
             raise InvalidInput(f"malformed index field {part[:40]!r}")
-        value = urllib.parse.unquote(raw, errors="strict")
+        try:
+            value = urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"index field {name[:8]!r} is not percent-encoded UTF-8") from exc
         if name == "t":
             tags.append(check_tag(value))
         elif name in values:

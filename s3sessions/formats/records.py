@@ -9,15 +9,22 @@ record written is format 2. `s3sessions.formats.bodies` turns them into bytes an
 from __future__ import annotations
 
 import itertools
+import math
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..errors import InvalidInput
+from ..validation import check_agent_name, check_count, check_name, check_session_id, check_tags
 
 FORMAT = 2
 READABLE_FORMATS = frozenset({1, 2})
 RECENT_COMMITS = 16
 """How many commit records a head keeps: enough to settle ambiguous retries and stale-but-mergeable saves."""
+RECENT_SAME_CONTENT = 64
+"""How many earlier heads with the same content a head remembers (what a stale save may merge over)."""
 RECENT_INDEX_KEYS = 4
 """How many earlier index entry keys a head remembers, so that a crashed or delayed delete is retried."""
 
@@ -49,10 +56,10 @@ class SegmentRef(Record):
     """
 
     digest: str
-    count: int
+    count: int = Field(lt=10**15)
     take: int
     take_digest: str | None = None
-    size: int
+    size: int = Field(ge=0, lt=10**15)
     turns: int = 0
     name: str | None = None
 
@@ -95,8 +102,24 @@ class CommitRecord(Record):
     parent_content_digest: str | None = None
 
 
+MAX_STORED_TIME = 1e11
+"""Latest time a stored record may hold (year 5138): far past any clock, short of float trouble."""
+
+
+def _as_stored(check: Callable[[Any], Any], value: Any) -> Any:
+    """Runs an input check on a stored value: what a caller could not store is corrupt when read."""
+    try:
+        return check(value)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
 class StoredMetadata(Record):
-    """The metadata a head stores (the library-derived `turn_count` too, for people reading the bucket)."""
+    """The metadata a head stores (the library-derived `turn_count` too, for people reading the bucket).
+
+    Validated on read like input on write: a head planted or damaged with an ANSI name, a ``../`` parent, NaN
+    times or impossible counts is `CorruptObject`, never handed out.
+    """
 
     name: str | None = None
     tags: list[str] = Field(default_factory=list)
@@ -107,6 +130,38 @@ class StoredMetadata(Record):
     total_tokens: int = 0
     parent_id: str | None = None
     forked_at_turn: int | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else _as_stored(check_name, value)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return list(_as_stored(check_tags, value))
+
+    @field_validator("agent_name")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        return str(_as_stored(check_agent_name, value))
+
+    @field_validator("parent_id")
+    @classmethod
+    def _parent(cls, value: str | None) -> str | None:
+        return None if value is None else _as_stored(check_session_id, value)
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _time(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0 <= value <= MAX_STORED_TIME:
+            raise ValueError(f"time {value!r} is not a Unix time")
+        return value
+
+    @field_validator("turn_count", "total_tokens", "forked_at_turn")
+    @classmethod
+    def _count(cls, value: int | None) -> int | None:
+        return None if value is None else int(_as_stored(check_count, value))
 
 
 class _Versioned(Record):
@@ -126,9 +181,21 @@ class _Versioned(Record):
     @field_validator("revision")
     @classmethod
     def _positive(cls, value: int) -> int:
-        if value < 1:
+        if not 1 <= value < 10**15:
             raise ValueError(f"revision {value} is not positive")
         return value
+
+    @field_validator("incarnation")
+    @classmethod
+    def _incarnation(cls, value: str) -> str:
+        if not _HEX_ID.fullmatch(value):
+            raise ValueError(f"incarnation {value[:80]!r} is not a 32-hex id")
+        return value
+
+    @field_validator("session_id")
+    @classmethod
+    def _session(cls, value: str) -> str:
+        return str(_as_stored(check_session_id, value))
 
 
 class HeadRecord(_Versioned):
@@ -137,13 +204,15 @@ class HeadRecord(_Versioned):
     kind: Literal["head"] = "head"
     metadata: StoredMetadata
     state: Any = None
-    message_count: int
-    message_bytes: int = 0
+    message_count: int = Field(ge=0, lt=10**15)
+    message_bytes: int = Field(default=0, ge=0, lt=10**15)
     content_digest: str
     segments: list[SegmentRef] = Field(default_factory=list)
     tail: list[Any] = Field(default_factory=list)
     tail_turn_starts: list[int] = Field(default_factory=list)
     """Where each turn starts inside the tail (sealed segments carry only their turn counts)."""
+    same_content_versions: list[str] = Field(default_factory=list, max_length=RECENT_SAME_CONTENT)
+    """ETags of earlier heads with this content (metadata edits since the last change of messages or state)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -209,6 +278,8 @@ class TombstoneRecord(_Versioned):
     kind: Literal["tombstone"] = "tombstone"
     deleted_at: float
     cleaned: bool = False
+    unknown_incarnation: bool = False
+    """The deleted head could not be decoded: its clean-up removes the objects older than the tombstone."""
 
 
 class Dialect(Record):

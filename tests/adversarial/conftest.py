@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import zstandard
-from conftest import BUCKET, S3Server, attach_counter  # noqa: F401  (re-exported for the test modules)
+from conftest import BUCKET, LATER, S3Server, attach_counter  # noqa: F401  (re-exported for the test modules)
 
 from s3sessions import AgentError, S3SessionManager, Session, SessionMetadata
 from s3sessions.testing import InMemoryObjectStore

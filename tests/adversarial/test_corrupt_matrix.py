@@ -6,7 +6,7 @@ the others; a head that cannot be decoded is never overwritten; a corrupt sessio
 Counts: 111 corruption kinds (70 of a head or tombstone, 16 of a segment, 16 of the manifest, 9 of an overflowing
 index entry; 7 of them damage the zstd frame, the rest its JSON, numbers, nesting, text or structure) x 16
 operations = 1,776 cells on the in-memory store, each a fresh copy of a prefix holding the victim and a bystander
-(1,776 corrupt objects planted, about 1,800 operations; 76 cells are known bugs, in the ``known_bugs`` test);
+(1,776 corrupt objects planted, about 1,800 operations);
 then 7 kinds x 6 CLI commands against moto (42 command runs), each checked for a one-line error, no traceback.
 """
 
@@ -22,6 +22,7 @@ import boto3
 import pytest
 import zstandard
 from click.testing import CliRunner
+from conftest import LATER
 
 from s3sessions import (
     AgentError,
@@ -350,8 +351,8 @@ OPERATIONS: dict[str, Operation] = {
     "update": lambda m, ctx: m.update(VICTIM, lambda s: s.messages.extend(turn("u"))),
     "delete": lambda m, ctx: m.delete(VICTIM),
     "reindex": lambda m, ctx: m.reindex(),
-    "fsck": lambda m, ctx: fsck(m, grace_seconds=0),
-    "fsck-repair": lambda m, ctx: fsck(m, repair=True, grace_seconds=0),
+    "fsck": lambda m, ctx: fsck(m, grace_seconds=0, now=LATER),
+    "fsck-repair": lambda m, ctx: fsck(m, repair=True, grace_seconds=0, now=LATER),
 }
 
 _BASE: dict[str, Any] = {}
@@ -396,61 +397,6 @@ def storable(session: Session) -> list[str]:
         except AgentError as exc:
             problems.append(str(exc)[:300])
     return problems
-
-
-NAN_TIMES = {"created-nan", "created-infinity", "updated-nan", "updated-minus-infinity"}
-UNVALIDATED_ON_READ = {
-    "agent-empty",
-    "created-1e300",
-    "created-infinity",
-    "created-nan",
-    "created-negative",
-    "message-bytes-negative",
-    "name-ansi",
-    "name-empty",
-    "name-too-long",
-    "parent-traversal",
-    "tags-invalid",
-    "tags-too-many",
-    "tokens-1e20",
-    "tokens-4251-digits",
-    "tokens-negative",
-}
-OVER_THE_WRITE_BOUND = {"state-4251-digit-int", "state-infinity-nested", "state-nan", "tail-nan"}
-
-
-def known_bug(kind: str, operation: str) -> str | None:
-    """The cells that fail today, with the finding each shows (strict xfail: a fixed cell must drop its mark)."""
-    target, field = kind.split("/", 1)
-    reads = {"resume", "resume-last-turn"}
-    if target == "head" and field in NAN_TIMES and operation not in reads | {"list", "list-page", "fork"}:
-        if operation in {"save-held-copy", "save-new-same-id", "save-other-session"}:
-            return None
-        return (
-            "BUG (finding 4): a head whose created_at/updated_at is NaN or infinite decodes as live; tag, rename,"
-            " rewind, update, delete, reindex and fsck then raise a bare ValueError/OverflowError (round() in the"
-            " index entry builder), and reindex/fsck stop for the whole prefix"
-        )
-    if target == "head" and field in UNVALIDATED_ON_READ and operation in reads:
-        return (
-            "BUG (finding 10): head metadata is not validated on read: resume hands out names with ANSI escapes,"
-            " parent ids with '..', negative or 10^20 counts, NaN, negative or year-10^292 times"
-        )
-    if target == "head" and field in OVER_THE_WRITE_BOUND and operation in reads:
-        return (
-            "BUG (findings 4/5): a stored NaN, Infinity or int over the write bound is handed out on read: the write"
-            " path refuses the very value (the same bound is not applied on read)"
-        )
-    if kind in {"segment/nan", "segment/int-4251-digits"} and operation == "resume":
-        return "BUG (findings 4/5): a segment's NaN or over-bound int is handed out on read (the write path refuses it)"
-    if kind == "head/incarnation-traversal" and operation == "delete":
-        return "BUG: a head whose incarnation is malformed can never be deleted (delete raises InvalidInput for good)"
-    if kind == "head/tombstone-bad-incarnation" and operation in {"delete", "fsck", "fsck-repair"}:
-        return (
-            "BUG (finding 4): a tombstone with a malformed incarnation stops fsck and fsck --repair for the whole"
-            " prefix (InvalidInput from the clean-up's key builder) and can never be deleted"
-        )
-    return None
 
 
 @pytest.fixture
@@ -521,34 +467,12 @@ async def run_cell(kind: str, operation: str) -> str | None:
     return None
 
 
-def split_cells(bugs: bool) -> list[Any]:
-    params = []
-    for kind in sorted(KINDS):
-        reasons = {op: reason for op in OPERATIONS if (reason := known_bug(kind, op))}
-        if bugs and reasons:
-            reason = " | ".join(dict.fromkeys(reasons.values()))
-            params.append(pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=reason), id=kind))
-        elif not bugs:
-            params.append(pytest.param(kind, id=kind))
-    return params
-
-
-@pytest.mark.parametrize("kind", split_cells(bugs=False))
+@pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_a_corrupt_object_never_lets_a_bare_exception_escape(kind, no_backoff):
-    """Every operation the kind has no known bug for (a known-bug cell is in the next test)."""
+    """Every operation on every kind of corrupt object: an AgentError or a correct answer, never anything else."""
     failures = {}
     for operation in OPERATIONS:
-        if known_bug(kind, operation) is None and (failure := await run_cell(kind, operation)):
-            failures[operation] = failure
-    assert failures == {}
-
-
-@pytest.mark.parametrize("kind", split_cells(bugs=True))
-async def test_a_corrupt_object_known_bugs(kind, no_backoff):
-    """The cells `known_bug` names: xfail (strict) until every one of them holds."""
-    failures = {}
-    for operation in OPERATIONS:
-        if known_bug(kind, operation) is not None and (failure := await run_cell(kind, operation)):
+        if failure := await run_cell(kind, operation):
             failures[operation] = failure
     assert failures == {}
 
@@ -562,21 +486,14 @@ CLI_KINDS = [
     "head/revision-5001-digits",
     "head/tombstone-malformed",
     "manifest/not-json",
-    pytest.param(
-        "head/created-nan",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG (finding 4): `s3sessions show` (and tag, reindex, fsck, rm) on a head with a NaN time"
-            " die with a bare ValueError (a traceback, not a one-line error)",
-        ),
-    ),
+    "head/created-nan",
 ]
 CLI_COMMANDS = [
     ["ls"],
     ["show", VICTIM],
     ["tag", VICTIM, "t"],
     ["reindex"],
-    ["fsck", "--grace", "0", "--repair"],
+    ["fsck", "--repair"],
     ["rm", "--yes", VICTIM],
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import LATER
 from faults import FaultProxy
 
 from s3sessions import AgentError, S3SessionManager, SessionNotFound, StorageError
@@ -78,7 +79,7 @@ async def assert_gone(store: InMemoryObjectStore, dialect: str) -> None:
     assert index_keys(store, X) == []
     assert (await manager.resume(Y)).metadata.turn_count == 2
     assert [m.id for m in await manager.list()] == [Y]
-    report = await fsck(manager, grace_seconds=0)
+    report = await fsck(manager, grace_seconds=0, now=LATER)
     assert report.clean, report.summary()
 
 
@@ -159,7 +160,7 @@ async def test_deletes_through_a_faulty_network_with_retries_off_are_finished_by
             for session_id in ids:
                 with pytest.raises(SessionNotFound):
                     await clean.resume(session_id)
-            report = await fsck(clean, grace_seconds=0)
+            report = await fsck(clean, grace_seconds=0, now=LATER)
             assert report.clean, report.summary()
     finally:
         proxy.stop()

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import LATER
 
 from s3sessions import AgentError, CorruptObject, Session, SessionMetadata, StorageError
 from s3sessions.admin.fsck import fsck
@@ -81,18 +82,6 @@ PLANTED: dict[str, tuple[str, bytes]] = {
         compress(b'{"format":2,"kind":"entry","listing":' + b"[" * 3000 + b"]" * 3000 + b"}"),
     ),
 }
-KNOWN_BUGS = dict.fromkeys(
-    (
-        "name-not-utf8",
-        "name-overlong-utf8",
-        "name-lone-surrogate-utf8",
-        "tag-not-utf8",
-        "overflow-body-not-utf8-listing",
-    ),
-    "BUG (findings 4/10): a planted index key whose listing percent-decodes to invalid UTF-8 makes list,"
-    " list_page, fsck, fsck --repair and reindex raise a bare UnicodeDecodeError for the whole prefix (so fsck"
-    " cannot even remove it)",
-)
 
 
 def validated(listed: list[SessionMetadata]) -> None:
@@ -124,12 +113,7 @@ async def poisoned_prefix(names: list[str]) -> tuple[InMemoryObjectStore, list[s
 
 
 def plant_params() -> list[Any]:
-    return [
-        pytest.param(
-            name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name])] if name in KNOWN_BUGS else []
-        )
-        for name in sorted(PLANTED)
-    ]
+    return [pytest.param(name) for name in sorted(PLANTED)]
 
 
 @pytest.mark.parametrize("name", plant_params())
@@ -147,14 +131,14 @@ async def test_a_planted_index_key_is_never_listed_unvalidated_and_fsck_removes_
             break
         cursor = page.next_cursor
     validated(pages)
-    report = await fsck(manager, grace_seconds=0)
+    report = await fsck(manager, grace_seconds=0, now=LATER)
     planted_key = PLANTED[name][0]
     flagged = report.corrupt_index + report.ghost_entries
     assert report.corrupt_index or report.ghost_entries, f"fsck did not report {planted_key}"
     assert any(planted_key.startswith(key) or key in planted_key for key in flagged), (planted_key, flagged)
-    repaired = await fsck(manager, repair=True, grace_seconds=0)
+    repaired = await fsck(manager, repair=True, grace_seconds=0, now=LATER)
     assert repaired.repaired
-    after = await fsck(manager, grace_seconds=0)
+    after = await fsck(manager, grace_seconds=0, now=LATER)
     assert after.clean, after.summary()
     assert sorted(m.id for m in await memory_manager(store).list()) == sorted(real)
     assert sorted(key.split("~")[1] for key in index_keys(store)) == sorted(real)
@@ -164,12 +148,12 @@ async def test_a_planted_index_key_is_never_listed_unvalidated_and_fsck_removes_
 
 
 async def test_all_planted_keys_at_once_leave_list_and_fsck_working():
-    """Every shape planted together, except the known bare-exception ones (their own tests are xfail)."""
-    store, real = await poisoned_prefix([name for name in PLANTED if name not in KNOWN_BUGS])
+    """Every shape planted together."""
+    store, real = await poisoned_prefix(list(PLANTED))
     manager = memory_manager(store)
     validated(await manager.list())
-    await fsck(manager, repair=True, grace_seconds=0)
-    assert (await fsck(manager, grace_seconds=0)).clean
+    await fsck(manager, repair=True, grace_seconds=0, now=LATER)
+    assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
     assert sorted(m.id for m in await manager.list()) == sorted(real)
     TALLY["operations"] += 4
 
@@ -180,10 +164,9 @@ def test_ls_never_prints_a_control_character(s3_endpoint, s3):
             await saved(manager, "real", 2)
 
     asyncio.run(setup())
-    for name, (key, body) in PLANTED.items():
-        if name not in KNOWN_BUGS:
-            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    TALLY["corruptions"] += len(PLANTED) - len(KNOWN_BUGS)
+    for key, body in PLANTED.values():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    TALLY["corruptions"] += len(PLANTED)
     for arguments in (["ls"], ["ls", "--json"]):
         result = CliRunner().invoke(
             cli, ["--bucket", BUCKET, "--prefix", PREFIX, "--endpoint-url", s3_endpoint, *arguments]
@@ -213,21 +196,16 @@ async def overflowing(store: InMemoryObjectStore) -> str:
     return key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (finding 10): fsck --repair rewrites a corrupt overflow entry at its (unchanged) key, then deletes"
-    " that key as poison: the session disappears from list until a second fsck --repair",
-)
 async def test_fsck_repair_restores_an_entry_whose_body_was_corrupted_in_one_run():
     store = InMemoryObjectStore()
     key = await overflowing(store)
     await store.put(key, b"garbage")
     TALLY["corruptions"] += 1
     manager = memory_manager(store)
-    await fsck(manager, repair=True, grace_seconds=0)
+    await fsck(manager, repair=True, grace_seconds=0, now=LATER)
     TALLY["operations"] += 2
     assert "long" in {m.id for m in await manager.list()}, "fsck --repair removed the entry it had just rewritten"
-    assert (await fsck(manager, grace_seconds=0)).clean
+    assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
 
 
 class FailsOnce:
@@ -253,11 +231,6 @@ class FailsOnce:
         pytest.param(
             CorruptObject("injected: body cut short"),
             id="bad-body",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG (finding 10): one bad read of a valid overflow entry during fsck --repair marks it as"
-                " poison and deletes it (after rewriting the same key): the session is no longer listed",
-            ),
         ),
     ],
 )
@@ -267,7 +240,7 @@ async def test_a_transient_bad_read_of_an_entry_never_makes_fsck_write_less(erro
     store.faults = FailsOnce(key, error)
     manager = memory_manager(store)
     with contextlib.suppress(AgentError):
-        await fsck(manager, repair=True, grace_seconds=0)
+        await fsck(manager, repair=True, grace_seconds=0, now=LATER)
     store.faults = None
     TALLY["operations"] += 2
     assert key in index_keys(store), "the valid entry is gone"
@@ -311,11 +284,11 @@ async def test_a_corrupt_manifest_stops_writers_and_fsck_repair_brings_it_back()
         await fresh.save(Session(metadata=SessionMetadata(id="c"), messages=turn("c")))
     with pytest.raises(CorruptObject):
         await fresh.list()
-    report = await fsck(fresh, grace_seconds=0)
+    report = await fsck(fresh, grace_seconds=0, now=LATER)
     assert manifest in report.corrupt_index
-    await fsck(fresh, repair=True, grace_seconds=0)
+    await fsck(fresh, repair=True, grace_seconds=0, now=LATER)
     repaired = memory_manager(store)
     await repaired.save(Session(metadata=SessionMetadata(id="c"), messages=turn("c")))
     assert sorted(m.id for m in await repaired.list()) == ["a", "b", "c"]
-    assert (await fsck(repaired, grace_seconds=0)).clean
+    assert (await fsck(repaired, grace_seconds=0, now=LATER)).clean
     TALLY["operations"] += 8

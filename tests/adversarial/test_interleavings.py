@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from conftest import LATER
 
 from s3sessions import (
     CorruptObject,
+    InvalidInput,
     S3SessionManager,
     Session,
     SessionMetadata,
     SessionNotFound,
 )
-from s3sessions.admin.fsck import fsck
+from s3sessions.admin.fsck import MIN_GRACE_SECONDS, fsck
 from s3sessions.storage.s3 import S3ObjectStore
 from s3sessions.testing import InMemoryObjectStore
 from s3sessions.testing.conformance import SettableClock
@@ -108,7 +110,7 @@ async def explore(setup: Callable[[str], Awaitable[World]], role: str, when: str
     raise AssertionError(f"the parked client made more than {limit} requests")
 
 
-async def settled(store: Any, *, now: float | None = None, grace: float = 0, prefix: str = PREFIX) -> S3SessionManager:
+async def settled(store: Any, *, now: float = LATER, grace: float = 0, prefix: str = PREFIX) -> S3SessionManager:
     """After the race: every live head resumes whole, fsck finds nothing torn, and --repair leaves it clean."""
     manager = S3SessionManager(store=store, prefix=prefix, **SMALL)
     for metadata in await manager.list():
@@ -320,7 +322,9 @@ def repair_delete(repair: str, index_state: str, dialect: str = "s3") -> Callabl
             await store.put(old, b"")
 
         async def run_repair() -> Any:
-            return await (repairer.reindex() if repair == "reindex" else fsck(repairer, repair=True, grace_seconds=0))
+            return await (
+                repairer.reindex() if repair == "reindex" else fsck(repairer, repair=True, grace_seconds=0, now=LATER)
+            )
 
         async def check(result: Interleaving) -> None:
             delete = result.b if role == "repair parked" else result.a
@@ -446,12 +450,6 @@ async def test_two_clients_at_every_interleaving(pair, role, when):
     assert await explore(setup, role, when) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (finding 2): deleting a session whose head cannot be decoded lists the prefix, re-reads the head"
-    " (none yet) and deletes every listed object, including the segments a re-creator has just uploaded; the"
-    " creator's head then commits and save returns success, and resume raises CorruptObject (MissingSegment)",
-)
 @pytest.mark.parametrize("when", ["before", "after"])
 async def test_deleting_an_undecodable_session_never_tears_its_re_creation(when):
     assert await explore(create_delete(damaged_head=True), "create parked", when) > 0
@@ -464,32 +462,18 @@ async def test_deleting_an_undecodable_session_never_tears_its_re_creation(when)
     ("grace", "skew"),
     [
         pytest.param(3600, 0.0, id="default-grace"),
-        pytest.param(
-            60,
-            0.0,
-            id="grace-below-the-upload-age",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG (finding 3): fsck accepts a grace (here 60 s; the CLI any --grace >= 0) below"
-                " MAX_UPLOAD_AGE (300 s), the age up to which a save keeps referencing its own upload: a save slow"
-                " by 61 s between its segment upload and its head is torn",
-            ),
-        ),
-        pytest.param(
-            3600,
-            7200.0,
-            id="fsck-clock-two-hours-ahead",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG (finding 3): fsck judges an object's age by its own wall clock against S3's"
-                " LastModified: on a machine whose clock runs ahead by more than grace - 300 s it deletes the"
-                " upload of a save in flight (the save then commits a head that references it)",
-            ),
-        ),
+        pytest.param(60, 0.0, id="grace-below-the-upload-age"),
+        pytest.param(3600, 7200.0, id="fsck-clock-two-hours-ahead"),
     ],
 )
-async def test_fsck_repair_never_deletes_what_a_save_in_flight_will_reference(grace, skew):
-    """The save is parked after each of its requests; meanwhile 61 s pass and fsck --repair runs."""
+async def test_fsck_repair_never_deletes_what_a_save_in_flight_will_reference(grace, skew, monkeypatch):
+    """The save is parked after each of its requests; meanwhile 61 s pass and fsck --repair runs, on the store's
+    clock (fsck reads it from a scratch object). A grace below the upload age is refused; a machine clock that
+    runs ahead (``time.time`` patched by ``skew``) plays no part."""
+    import time as time_module
+
+    real_time = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real_time() + skew)
 
     async def setup(role: str) -> World:
         store, clock = clock_store()
@@ -502,7 +486,11 @@ async def test_fsck_repair_never_deletes_what_a_save_in_flight_will_reference(gr
 
         async def later_fsck() -> Any:
             clock.now += 61
-            return await fsck(memory_manager(store), repair=True, grace_seconds=grace, now=clock.now + skew)
+            if grace < MIN_GRACE_SECONDS:
+                with pytest.raises(InvalidInput, match="below the 360 s minimum"):
+                    await fsck(memory_manager(store), repair=True, grace_seconds=grace)
+                return None
+            return await fsck(memory_manager(store), repair=True, grace_seconds=grace)
 
         async def check(result: Interleaving) -> None:
             assert kind(result.a) == "ok", result.a

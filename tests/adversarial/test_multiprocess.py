@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conftest import LATER
 from faults import FaultProxy
 
 from s3sessions import SessionNotFound
@@ -133,11 +134,11 @@ def test_processes_racing_on_shared_ids_never_lose_an_acknowledged_write(s3_endp
                     fork = await manager.resume(record["fork"])
                     if fork.metadata.parent_id != record["id"] or not fork.messages:
                         problems.append(f"fork {record['fork']} of {record['id']} is not a copy of it")
-            report = await fsck(manager, grace_seconds=0)
+            report = await fsck(manager, grace_seconds=0, now=LATER)
             if report.missing_segments or report.corrupt:
                 problems.append(f"fsck: {report.summary()}")
-            await fsck(manager, repair=True, grace_seconds=0)
-            clean = await fsck(manager, grace_seconds=0)
+            await fsck(manager, repair=True, grace_seconds=0, now=LATER)
+            clean = await fsck(manager, grace_seconds=0, now=LATER)
             if not clean.clean:
                 problems.append(f"after repair: {clean.summary()}")
             for metadata in await manager.list():

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from conftest import LATER
 
 from s3sessions import InvalidInput, S3SessionManager, Session, SessionMetadata
 from s3sessions.admin.fsck import fsck
@@ -186,11 +187,6 @@ async def test_a_poison_value_saved_through_another_manager_writes_nothing(poiso
     await refused(other, store, held, heavy=poison in HEAVY, writes_only=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cold manager loads (and on an empty prefix probes and writes) the manifest before it encodes"
-    " the caller's values: 10 requests, a probe and a new manifest before the InvalidInput",
-)
 @pytest.mark.parametrize("poison", ["circular-dict", "deep-5000", "nan", "int-5000-digits-negative", "bytes"])
 async def test_a_poison_value_on_a_cold_manager_is_refused_before_any_request(poison):
     store = InMemoryObjectStore()
@@ -243,7 +239,6 @@ async def test_every_size_limit_is_checked_before_the_first_request(layout):
     await refused(manager, store, held, heavy=False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a cold manager probes the store and writes the manifest first")
 async def test_an_oversize_message_on_a_cold_manager_is_refused_before_any_request():
     store = InMemoryObjectStore()
     await refused(memory_manager(store, **LIMITS), store, oversize_layouts(CAP)["big-message-last"](), heavy=False)
@@ -332,11 +327,6 @@ async def test_a_turn_index_past_the_last_turn_is_refused_without_a_write(turn_i
     await assert_refused(lambda m: m.rewind("held", turn_index), reads_allowed=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rewind reads the head before it refuses a negative turn index (README: turn indexes raise"
-    " InvalidInput before any request; a negative one needs no head to be refused)",
-)
 @pytest.mark.parametrize("turn_index", [-1, -(10**100)])
 async def test_a_negative_turn_index_is_refused_before_any_request(turn_index):
     await assert_refused(lambda m: m.rewind("held", turn_index))
@@ -372,12 +362,6 @@ async def test_metadata_changed_behind_validation_is_refused_before_any_request(
     await refused(manager, store, held, heavy=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: save never re-checks created_at (a SessionMetadata built with model_construct or changed with"
-    " object.__setattr__): NaN escapes as a bare ValueError, inf as a bare OverflowError (both from the index entry"
-    " builder), and a negative one is stored (DESIGN.md: InvalidInput)",
-)
 @pytest.mark.parametrize("created_at", [math.nan, math.inf, -5.0])
 async def test_a_created_at_changed_behind_validation_is_invalid_input(created_at):
     store = InMemoryObjectStore()
@@ -442,7 +426,7 @@ async def every_operation(manager: S3SessionManager, depth: int) -> list[str]:
         ("fork", lambda: manager.fork("stack")),
         ("list", lambda: manager.list()),
         ("reindex", lambda: manager.reindex()),
-        ("fsck", lambda: fsck(manager, repair=True, grace_seconds=0)),
+        ("fsck", lambda: fsck(manager, repair=True, grace_seconds=0, now=LATER)),
         ("update", lambda: manager.update("stack", lambda s: s.messages.extend(turn("u")))),
         ("delete", lambda: manager.delete("stack")),
     ]
@@ -467,12 +451,6 @@ def test_the_library_itself_runs_within_100_frames_of_the_recursion_limit():
     assert failed == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: save compares the caller's values with its snapshot with ==, which recurses on the Python stack:"
-    " a second save of a value nested MAX_NESTING deep raises a bare RecursionError when the caller is 100 frames"
-    " from the recursion limit (a shallow value works there)",
-)
 def test_a_value_at_the_nesting_bound_needs_no_python_stack():
     """Finding 5: whatever the caller's stack depth, the nesting bound is the same (no RecursionError)."""
     failed = at_stack_depth(FREE_FRAMES, lambda: asyncio.run(every_operation(memory_manager(), MAX_NESTING)))

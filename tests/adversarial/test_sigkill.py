@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import LATER
+
 from s3sessions import S3SessionManager, SessionNotFound
 from s3sessions.admin.fsck import fsck
 from s3sessions.storage.s3 import S3ObjectStore
@@ -146,11 +148,11 @@ def kill_them(endpoint: str, jobs: list[tuple[str, str, int, str]]) -> dict[str,
 async def settle(store: Any, prefix: str) -> list[str]:
     manager = manager_on(store, prefix)
     problems = []
-    report = await fsck(manager, grace_seconds=0)
+    report = await fsck(manager, grace_seconds=0, now=LATER)
     if report.missing_segments or report.corrupt:
         problems.append(f"torn: {report.summary()}")
-    await fsck(manager, repair=True, grace_seconds=0)
-    after = await fsck(manager, grace_seconds=0)
+    await fsck(manager, repair=True, grace_seconds=0, now=LATER)
+    after = await fsck(manager, grace_seconds=0, now=LATER)
     if not after.clean:
         problems.append(f"not clean after repair: {after.summary()}")
     for metadata in await manager.list():

@@ -54,12 +54,6 @@ OPERATIONS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when the settling read after a lost (412) or raced (409) conditional PUT fails, the engine re-raises"
-    " the PUT's internal signal (PreconditionFailed / WriteConflict) instead of a StorageError that says the"
-    " outcome is unknown",
-)
 @pytest.mark.parametrize("signal", [PreconditionFailed, WriteConflict], ids=["412", "409"])
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 async def test_a_lost_put_whose_settling_read_fails_is_a_plain_storage_error(operation, signal):

@@ -46,12 +46,6 @@ class FirstPutLoses:
         return str(await self.inner.put(key, body, **kwargs))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (finding 7): the commit engine backs off after it re-read the head and before it writes over it, so"
-    " every edit that lands during the sleep makes the next attempt lose too: under a steady storm of tags and"
-    " renames about half of the saves give up with ConflictError ('other writers kept changing the session')",
-)
 async def test_a_storm_of_tags_and_renames_never_makes_a_save_give_up(monkeypatch):
     store = InMemoryObjectStore()
     editors = [memory_manager(store) for _ in range(6)]
@@ -116,12 +110,6 @@ async def test_metadata_edits_alone_always_merge_into_a_save():
     assert set(back.metadata.tags) == {f"t{index % 30}" for index in range(SAVES)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (finding 7): a save merges over metadata edits only while the version it read is among the head's"
-    " last 16 commit records: after 17 tags or renames (content unchanged) it raises ConflictError, although its"
-    " content digest still equals the head's",
-)
 @pytest.mark.parametrize("cached", [True, False], ids=["saver-holds-the-head", "saver-reads-the-head"])
 async def test_more_metadata_edits_than_the_commit_window_still_merge(cached):
     store = InMemoryObjectStore()
