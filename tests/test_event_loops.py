@@ -13,7 +13,7 @@ from typing import Any
 
 from conftest import BUCKET
 
-from s3sessions import S3SessionManager, Session, SyncSessionManager
+from s3sessions import S3SessionManager, Session, SessionMetadata, SyncSessionManager
 
 TIMEOUT = 60
 
@@ -78,3 +78,37 @@ def test_a_manager_used_by_a_sync_facade_and_by_asyncio_run_alike(s3_endpoint):
         loaded.messages.extend(turn("sync"))
         sync.save(loaded)
     assert len(asyncio.run(manager.resume(session.id)).messages) == 4
+
+
+def test_a_loop_closed_without_shutting_down_its_generators_still_closes_its_client(s3_endpoint):
+    """``new_event_loop()`` ... ``loop.close()`` per thread (no ``asyncio.run``): the client closes with the loop,
+    so no aiohttp session is left unclosed (pytest runs with warnings as errors, and this collects garbage)."""
+    import gc
+    import warnings
+
+    manager = S3SessionManager(bucket=BUCKET, prefix="bare-loops/", endpoint_url=s3_endpoint)
+    errors: list[BaseException] = []
+
+    def work(number: int) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(manager.save(Session(metadata=SessionMetadata(id=f"bare-{number}"), messages=turn(str(number)))))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            loop.close()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threads = [threading.Thread(target=work, args=(number,)) for number in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        gc.collect()
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+    assert errors == []
+    assert manager.store.open_clients == 0  # type: ignore[attr-defined]
+    unclosed = [str(w.message) for w in caught if "nclosed" in str(w.message)]
+    assert unclosed == []
+    assert {m.id for m in asyncio.run(manager.list())} == {f"bare-{n}" for n in range(4)}

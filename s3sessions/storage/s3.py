@@ -5,11 +5,8 @@ operation and key at DEBUG (never a body), leaves retrying of throttles, 5xx and
 botocore's standard retry mode, and translates botocore's exceptions into ours in one table. aioboto3 is
 imported when the first request is made, so ``import s3sessions`` stays cheap on a Lambda cold start.
 
-One client per event loop: an aiobotocore client belongs to the loop that created it, and a manager is used
-from whatever loop calls it (``asyncio.run`` per request, a loop per thread). A loop's client is created on
-its first request there and closed when that loop shuts down its async generators (``asyncio.run`` and
-`s3sessions.loop_thread.LoopThread` both do) or when the store is closed. No asyncio object is shared
-between loops, so nothing can be "attached to a different loop".
+One client per event loop (`s3sessions.storage.loop_clients`): a manager is used from whatever loop calls it,
+and each loop's client is created there and closed there.
 """
 
 from __future__ import annotations
@@ -17,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError, WriteConflict
+from .loop_clients import LoopClients
 from .protocol import ListPage, ObjectInfo, ObjectMeta, ObjectVersion, StoredObject
 
 log = logging.getLogger("s3sessions.store")
@@ -46,23 +41,6 @@ _MISSING_CODES = frozenset(
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 _CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
-
-
-@dataclass
-class _LoopClient:
-    """The client of one event loop, and what closes it."""
-
-    ready: asyncio.Future[Any]
-    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-
-
-async def _close_with_loop(stack: contextlib.AsyncExitStack, forget: Callable[[], None]) -> AsyncGenerator[None, None]:
-    """An async generator parked in its loop: the loop's ``shutdown_asyncgens`` closes it, closing the client."""
-    try:
-        yield
-    finally:
-        forget()
-        await stack.aclose()
 
 
 class S3ObjectStore:
@@ -102,8 +80,7 @@ class S3ObjectStore:
         self._profile_name = profile_name
         self._pool_size = pool_size
         self._client_config = dict(client_config or {})
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = weakref.WeakKeyDictionary()
-        self._guard = threading.Lock()
+        self._clients = LoopClients()
         self._write_extra: dict[str, str] = {}
         if kms_key_id:
             self._write_extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
@@ -111,31 +88,15 @@ class S3ObjectStore:
     @property
     def open_clients(self) -> int:
         """How many event loops currently hold a client of this store (for tests and diagnostics)."""
-        with self._guard:
-            return sum(1 for entry in self._loops.values() if entry.ready.done() and not entry.ready.exception())
+        return self._clients.open_count
 
     async def client(self) -> Any:
         """Returns this loop's S3 client, creating it on first use (the only place aioboto3 is imported)."""
         if self._given_client is not None:
             return self._given_client
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            entry = self._loops.get(loop)
-            creator = entry is None
-            if entry is None:
-                entry = self._loops[loop] = _LoopClient(loop.create_future())
-        if creator:
-            try:
-                entry.ready.set_result(await self._open(loop, entry))
-            except BaseException as exc:
-                with self._guard:
-                    self._loops.pop(loop, None)
-                entry.ready.set_exception(exc)
-                entry.ready.exception()  # retrieved: no "never retrieved" warning when nobody else waits
-                raise
-        return await asyncio.shield(entry.ready)
+        return await self._clients.get(self._open)
 
-    async def _open(self, loop: asyncio.AbstractEventLoop, entry: _LoopClient) -> Any:
+    async def _open(self, stack: contextlib.AsyncExitStack) -> Any:
         import aioboto3
         from aiobotocore.config import AioConfig
 
@@ -146,40 +107,19 @@ class S3ObjectStore:
             "read_timeout": 60,
         }
         config_args.update(self._client_config)
-        stack = contextlib.AsyncExitStack()
         try:
             session = self._session or aioboto3.Session(profile_name=self._profile_name)
-            client = await stack.enter_async_context(
+            return await stack.enter_async_context(
                 session.client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self._region_name, config=AioConfig(**config_args)
                 )
             )
         except Exception as exc:
-            await stack.aclose()
             raise StorageError(f"cannot create an S3 client: {exc}") from exc
-
-        def forget() -> None:
-            with self._guard:
-                if self._loops.get(loop) is entry:
-                    del self._loops[loop]
-
-        keeper = _close_with_loop(stack, forget)
-        await keeper.__anext__()  # parked: registered with this loop's async-generator shutdown
-        entry.closers.append(keeper.aclose)
-        return client
 
     async def close(self) -> None:
         """Closes this loop's client now, and asks every other live loop to close its own (never across loops)."""
-        current = asyncio.get_running_loop()
-        with self._guard:
-            entries = list(self._loops.items())
-            self._loops.clear()
-        for loop, entry in entries:
-            for closer in entry.closers:
-                if loop is current:
-                    await closer()
-                elif not loop.is_closed() and loop.is_running():
-                    asyncio.run_coroutine_threadsafe(_run(closer), loop)
+        await self._clients.close()
 
     async def describe(self) -> tuple[str, str, str]:
         """Returns (endpoint URL, region, ARN partition) of this loop's client, as configured (no request)."""
@@ -410,7 +350,3 @@ def _infos(response: Mapping[str, Any]) -> list[ObjectInfo]:
         )
         for item in response.get("Contents", [])
     ]
-
-
-async def _run(closer: Callable[[], Awaitable[None]]) -> None:
-    await closer()

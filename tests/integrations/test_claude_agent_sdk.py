@@ -144,6 +144,46 @@ async def test_two_turns_mirrored_then_resumed_in_a_fresh_process(sessions, s3_e
     assert stored.messages == written
 
 
+async def test_eager_flush_mode_appends_each_frame_in_order(sessions, tmp_path):
+    """``session_store_flush="eager"``: every enqueued frame is flushed by itself, in order, as it arrives.
+
+    The SDK's own test of this waits at most 1 s of wall clock per append (skipped in the ported suite: a
+    loaded CI machine can exceed it); this one waits on the appends themselves, bounded only against a hang."""
+    from claude_agent_sdk._internal.session_resume import build_mirror_batcher
+
+    errors: list[object] = []
+
+    async def on_error(key: object, message: str) -> None:
+        errors.append((key, message))
+
+    store = ClaudeSessionStore(sessions)
+    appended: list[list[dict]] = []
+    arrived = asyncio.Condition()
+    original_append = store.append
+
+    async def recording_append(key, entries):  # type: ignore[no-untyped-def]
+        await original_append(key, entries)
+        async with arrived:
+            appended.append(list(entries))
+            arrived.notify_all()
+
+    store.append = recording_append  # type: ignore[method-assign]
+    batcher = build_mirror_batcher(
+        store=store, materialized=None, env={"CLAUDE_CONFIG_DIR": str(tmp_path)}, on_error=on_error, flush_mode="eager"
+    )
+    session_id = str(uuid.uuid4())
+    file_path = str(tmp_path / "projects" / PROJECT / f"{session_id}.jsonl")
+    entries = [entry for turn in Transcript(session_id).turns() for entry in turn]
+    for count, entry in enumerate(entries, start=1):
+        batcher.enqueue(file_path, [entry])
+        async with arrived:
+            await asyncio.wait_for(arrived.wait_for(lambda count=count: len(appended) == count), 60)
+    assert errors == []
+    assert appended == [[entry] for entry in entries]  # one append per frame, none batched, in order
+    stored = await sessions.resume(storage_id(PROJECT, session_id))
+    assert stored.messages == entries
+
+
 async def test_two_writers_on_one_transcript_neither_lose_nor_duplicate(sessions, s3_endpoint):
     key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
     async with S3SessionManager(bucket=BUCKET, prefix=PREFIX, endpoint_url=s3_endpoint) as other:
@@ -216,7 +256,8 @@ async def test_requests_per_flushed_batch(s3_endpoint, capsys):
         listing = counter.take()
         await ClaudeSessionStore(sessions).list_session_summaries(PROJECT)
         summaries = counter.take()
-    assert sorted(turn) == ["PutObject", "PutObject"]
+    # The head and the new index entry; the superseded entry's DeleteObjects (S3 does not bill DELETEs).
+    assert sorted(turn) == ["DeleteObjects", "PutObject", "PutObject"]
     assert load == ["GetObject"]
     assert "GetObject" in summaries and len(summaries) == len(listing) + 1  # the listing, then the one transcript
     with capsys.disabled():

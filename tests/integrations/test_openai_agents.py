@@ -110,8 +110,9 @@ async def test_requests_per_turn(s3_endpoint, capsys):
         counter.take()
         await Runner.run(agent, "one more", session=session)
         turn = counter.take()
-    # get_items once; the SDK then calls add_items twice (the input, then the outputs): head + index each.
-    assert sorted(turn) == ["GetObject"] + ["PutObject"] * 4
+    # get_items once; the SDK then calls add_items twice (the input, then the outputs): head + index entry
+    # each, and the superseded index entry's DeleteObjects each (S3 does not bill DELETEs).
+    assert sorted(turn) == ["DeleteObjects"] * 2 + ["GetObject"] + ["PutObject"] * 4
     with capsys.disabled():
         print(f"\nOpenAI Agents per turn after 10 turns: {summary(turn)}")
 

@@ -200,9 +200,11 @@ def test_requests_per_turn_by_commit_mode_and_compared_with_strands_s3_session_m
         theirs = count_strands(history_turns)
         message, invocation = count_ours(history_turns, "message"), count_ours(history_turns, "invocation")
         rows.append((history_turns, theirs, message, invocation))
-        assert sorted(message["plain"]) == ["PutObject"] * 4  # 2 messages: head + index each
-        assert sorted(message["tool"]) == ["PutObject"] * 8  # 4 messages
-        assert sorted(invocation["plain"]) == sorted(invocation["tool"]) == ["PutObject"] * 2  # one save per turn
+        # Per commit: head + new index entry PUT, the superseded entry's DeleteObjects (S3 does not bill DELETEs).
+        commit = ["DeleteObjects", "PutObject", "PutObject"]
+        assert sorted(message["plain"]) == sorted(commit * 2)  # 2 messages, a commit each
+        assert sorted(message["tool"]) == sorted(commit * 4)  # 4 messages
+        assert sorted(invocation["plain"]) == sorted(invocation["tool"]) == commit  # one save per turn
         # A new process: one GET of the head, which holds the session, the agent and its messages.
         assert invocation["resume"] == message["resume"] == ["GetObject"]
     with capsys.disabled():
