@@ -92,7 +92,9 @@ def test_a_loop_closed_without_shutting_down_its_generators_still_closes_its_cli
     def work(number: int) -> None:
         loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(manager.save(Session(metadata=SessionMetadata(id=f"bare-{number}"), messages=turn(str(number)))))
+            loop.run_until_complete(
+                manager.save(Session(metadata=SessionMetadata(id=f"bare-{number}"), messages=turn(str(number))))
+            )
         except BaseException as exc:
             errors.append(exc)
         finally:
