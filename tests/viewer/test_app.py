@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from viewer_corpus import seed
-from viewer_support import parse
+from viewer_support import attribute, parse
 
 from s3sessions import InMemorySessionManager, Session, SessionMetadata
 from s3sessions.viewer import ReadOnlySessions, ViewerApp
@@ -28,7 +28,7 @@ def html(app: ViewerApp, target: str, status: int = 200) -> str:
 
 
 def listed_ids(page: str) -> list[str]:
-    return [a["data-id"] for tag, a in parse(page).tags if tag == "tr" and a.get("data-id")]
+    return [attribute(a, "data-id") for tag, a in parse(page).tags if tag == "tr" and a.get("data-id")]
 
 
 def test_the_list_is_newest_first_with_turns_size_and_lineage(app, corpus):
@@ -69,7 +69,7 @@ def test_paging_through_the_index():
     while True:
         page = html(app, target)
         seen += listed_ids(page)
-        older = [a["href"] for tag, a in parse(page).tags if tag == "a" and a.get("class") == "next"]
+        older = [attribute(a, "href") for tag, a in parse(page).tags if tag == "a" and a.get("class") == "next"]
         if not older:
             break
         target = older[0]

@@ -91,6 +91,7 @@ def test_view_serves_sessions_from_s3(s3_endpoint, tmp_path):
         env=environment,
         text=True,
     )
+    assert process.stdout is not None and process.stderr is not None  # both are pipes
     try:
         line = process.stdout.readline()
         assert " on http://127.0.0.1:" in line, (line, process.stderr.read() if process.poll() is not None else "")

@@ -38,9 +38,9 @@ def test_openai_chat():
     [tool_call] = call.blocks
     assert tool_call == ToolCall("get_weather", "call_9", '{"city": "Lisbon", "unit": "C"}')
     assert tool.role == "tool" and tool.only_tool_results
-    assert tool.blocks[0].call_id == "call_9" and tool.blocks[0].blocks == (
-        Text('{"temperature": 21, "sky": "clear"}'),
-    )
+    tool_result = tool.blocks[0]
+    assert isinstance(tool_result, ToolResult)
+    assert tool_result.call_id == "call_9" and tool_result.blocks == (Text('{"temperature": 21, "sky": "clear"}'),)
     assert answer.blocks == (Text("21 °C and clear in Lisbon."),)
     _, image = image_message.blocks
     assert isinstance(image, Image) and image.data_uri == f"data:image/png;base64,{PNG_BASE64}"
@@ -54,7 +54,8 @@ def test_openai_responses_items():
     assert output.role == "tool" and output.blocks[0] == ToolResult(
         "call_1", (Text("S3 supports If-Match on PutObject."),)
     )
-    assert message.shape == "openai-responses" and message.blocks[0].text.startswith("Yes: PutObject")
+    text = message.blocks[0]
+    assert message.shape == "openai-responses" and isinstance(text, Text) and text.text.startswith("Yes: PutObject")
 
 
 def test_anthropic_blocks():
@@ -93,16 +94,20 @@ def test_anthropic_blocks():
     )
     assert result.only_tool_results
     [block] = result.blocks
-    assert block.is_error and block.call_id == "toolu_1"
-    assert block.blocks[0] == Text("no such file") and block.blocks[1].data_uri is not None
+    assert isinstance(block, ToolResult) and block.is_error and block.call_id == "toolu_1"
+    image = block.blocks[1]
+    assert block.blocks[0] == Text("no such file") and isinstance(image, Image) and image.data_uri is not None
 
 
 def test_strands_blocks_with_bytes():
     user, call, result, answer = (parse_message(m) for m in strands_messages())
     assert user.shape == "strands" and user.blocks[0] == Text("Describe this image.")
-    assert user.blocks[1].data_uri == f"data:image/png;base64,{PNG_BASE64}"
+    image = user.blocks[1]
+    assert isinstance(image, Image) and image.data_uri == f"data:image/png;base64,{PNG_BASE64}"
     assert call.blocks == (ToolCall("measure", "tooluse_1", {"what": "bars"}),)
-    assert result.only_tool_results and result.blocks[0].blocks == (Other("json", {"bars": 4}),)
+    tool_result = result.blocks[0]
+    assert result.only_tool_results and isinstance(tool_result, ToolResult)
+    assert tool_result.blocks == (Other("json", {"bars": 4}),)
     assert answer.blocks == (
         Text("Four bars of rising height.", thinking=True),
         Text("A bar chart with four bars, rising to the right."),

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from viewer_corpus import HOSTILE_TEXTS, XSS_FLAG, anthropic_turns, hostile_messages
-from viewer_support import parse, unsafe_parts
+from viewer_support import attribute, parse, unsafe_parts
 
 from s3sessions import Session, SessionMetadata, turn_starts
 from s3sessions.viewer.compare import BEFORE_FIRST_TURN, CompareView, compare_page, divergence, segments
@@ -37,9 +37,10 @@ def test_turn_banners_carry_the_numbers_rewind_takes():
     html = session_page(LOCATION, lonely(session))
     tags = parse(html).tags
     banners = [attributes for tag, attributes in tags if tag == "h3" and attributes.get("data-turn") is not None]
-    assert [int(b["data-turn"]) for b in banners] == list(range(len(turn_starts(session.messages)))) == [0, 1, 2]
+    turns = [int(attribute(b, "data-turn")) for b in banners]
+    assert turns == list(range(len(turn_starts(session.messages)))) == [0, 1, 2]
     assert f"s3sessions rewind {session.id} 2" in html
-    articles = [int(a["data-index"]) for tag, a in tags if tag == "article"]
+    articles = [int(attribute(a, "data-index")) for tag, a in tags if tag == "article"]
     assert articles == list(range(len(session.messages)))
 
 
@@ -55,7 +56,7 @@ def test_tool_calls_results_and_thinking_are_folded():
 
 def test_images_are_inline_data_uris():
     html = session_page(LOCATION, lonely(anthropic_session()))
-    [source] = [a["src"] for tag, a in parse(html).tags if tag == "img"]
+    [source] = [attribute(a, "src") for tag, a in parse(html).tags if tag == "img"]
     assert source.startswith("data:image/png;base64,iVBORw0KGgo")
 
 

@@ -70,6 +70,13 @@ def parse(html: str) -> Collector:
     return collector
 
 
+def attribute(attributes: dict[str, str | None], name: str) -> str:
+    """The value of attribute ``name`` of a parsed tag (a KeyError if it is absent, a failure if it has no value)."""
+    value = attributes[name]
+    assert value is not None, f"{name} has no value"
+    return value
+
+
 def unsafe_parts(html: str) -> list[str]:
     """Returns whatever in the page could run script, load something from elsewhere, or restyle it."""
     found = []
@@ -90,7 +97,7 @@ def unsafe_parts(html: str) -> list[str]:
             ):
                 found.append(f"<{tag} {name}={value[:60]!r}>")
             if name == "src" and tag == "img" and not IMAGE_DATA_URI.fullmatch(value or ""):
-                found.append(f"<img src={value[:60]!r}>")
+                found.append(f"<img src={(value or '')[:60]!r}>")
             if name == "src" and tag not in {"img", "script"}:
                 found.append(f"<{tag} src>")
     return found
