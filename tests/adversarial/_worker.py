@@ -20,19 +20,29 @@ import random
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from typing import Any, TextIO, TypedDict
+
+from pydantic import JsonValue
 
 from s3sessions import AgentError, S3SessionManager, Session, SessionMetadata
 from s3sessions.admin.fsck import fsck
 
-SMALL = {"tail_bytes": 600, "segment_bytes": 2000}
+
+class Bounds(TypedDict):
+    """S3SessionManager's size bounds, typed for ``**SMALL`` (as in conftest.py)."""
+
+    tail_bytes: int
+    segment_bytes: int
+
+
+SMALL: Bounds = {"tail_bytes": 600, "segment_bytes": 2000}
 LATER = time.time() + 10 * 86400
 """fsck's "now" in these runs: everything already written is older than the grace period."""
 SHARED = ["m0", "m1", "m2", "m3"]
 BUCKET = os.environ.get("S3SESSIONS_TEST_BUCKET", "test-bucket")
 
 
-def turn(marker: str, words: int = 30) -> list[dict[str, Any]]:
+def turn(marker: str, words: int = 30) -> list[JsonValue]:
     return [
         {"role": "user", "content": f"question {marker} " + "why " * words},
         {"role": "assistant", "content": f"answer {marker} " + "because " * words},
@@ -168,7 +178,7 @@ async def kill_target(
     from s3sessions.storage.s3 import S3ObjectStore
 
     store = Stopping(S3ObjectStore(BUCKET, endpoint_url=endpoint), pause_at, when, tag)
-    async with S3SessionManager(store=store, prefix=prefix, **SMALL) as manager:  # type: ignore[arg-type]
+    async with S3SessionManager(store=store, prefix=prefix, **SMALL) as manager:
         await run_operation(manager, operation, session_id)
     say("DONE", tag)
 

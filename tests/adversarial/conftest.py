@@ -16,18 +16,33 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 import zstandard
-from conftest import BUCKET, LATER, S3Server, attach_counter  # noqa: F401  (re-exported for the test modules)
+
+# re-exported for the test modules (``X as X``: an explicit re-export)
+from conftest import BUCKET as BUCKET
+from conftest import LATER as LATER
+from conftest import S3Server as S3Server
+from conftest import attach_counter as attach_counter
+from pydantic import JsonValue
 
 from s3sessions import AgentError, S3SessionManager, Session, SessionMetadata
 from s3sessions.testing import InMemoryObjectStore
 from s3sessions.testing.conformance import SettableClock
 
 PREFIX = "adv/"
-SMALL = {"tail_bytes": 600, "segment_bytes": 2000}
+
+
+class Bounds(TypedDict):
+    """S3SessionManager's size bounds, typed for ``**SMALL``."""
+
+    tail_bytes: int
+    segment_bytes: int
+
+
+SMALL: Bounds = {"tail_bytes": 600, "segment_bytes": 2000}
 """Small bounds, so that a few turns already seal segments (every protocol path then has segments to lose)."""
 HANG_SECONDS = 150
 """A test that runs longer than this is a hang: faulthandler dumps every thread's stack and ends the run."""
@@ -70,7 +85,7 @@ def watchdog() -> Any:
 # ------------------------------------------------------------------------------------------------- sessions
 
 
-def turn(marker: str, words: int = 30) -> list[dict[str, Any]]:
+def turn(marker: str, words: int = 30) -> list[JsonValue]:
     """One turn (user question, assistant answer) that carries a unique marker."""
     return [
         {"role": "user", "content": f"question {marker} " + "why " * words},
@@ -78,7 +93,7 @@ def turn(marker: str, words: int = 30) -> list[dict[str, Any]]:
     ]
 
 
-def turns(prefix: str, count: int, words: int = 30) -> list[dict[str, Any]]:
+def turns(prefix: str, count: int, words: int = 30) -> list[JsonValue]:
     return [message for index in range(count) for message in turn(f"{prefix}{index}", words)]
 
 

@@ -78,14 +78,18 @@ class CrashOnHeadPut:
         return str(await self.inner.put(key, body, **kwargs))
 
 
+Operation = Callable[[], Awaitable[Any]]
+"""One side of a race (its result is whatever the operation returns)."""
+
+
 @dataclass
 class World:
     """One race: the shared store, the parked client's gate, the two operations, and what to check after."""
 
     store: Any
     gate: PausingStore
-    first: Callable[[], Awaitable[Any]]
-    second: Callable[[], Awaitable[Any]]
+    first: Operation
+    second: Operation
     check: Callable[[Interleaving], Awaitable[None]]
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -150,6 +154,8 @@ def save_delete(dialect: str = "s3") -> Callable[[str], Awaitable[World]]:
             await settled(store)
             assert await leftovers(store, X) == [] and index_keys(store, X) == []
 
+        first: Operation
+        second: Operation
         first, second = (lambda: saver.save(held), lambda: deleter.delete(X))
         if role != "save parked":
             first, second = second, first
@@ -193,6 +199,8 @@ def create_delete(*, damaged_head: bool, dialect: str = "s3") -> Callable[[str],
                 pass  # the delete came second (it deleted the new incarnation): allowed
             await settled(store)
 
+        first: Operation
+        second: Operation
         first, second = (lambda: creator.save(fresh), lambda: deleter.delete(X))
         if role != "create parked":
             first, second = second, first
@@ -211,7 +219,7 @@ def fsck_retried_save() -> Callable[[str], Awaitable[World]]:
     async def setup(role: str) -> World:
         store, clock = clock_store()
         crashing = CrashOnHeadPut(store)
-        dying = memory_manager(crashing)  # type: ignore[arg-type]
+        dying = memory_manager(crashing)
         held = await saved(memory_manager(store), X, 6)
         held = await dying.resume(X)
         held.messages.extend(turns("retried", 3, 60))
@@ -363,6 +371,8 @@ def fork_delete() -> Callable[[str], Awaitable[World]]:
                 assert copy.messages == source.messages and copy.metadata.parent_id == X
             await settled(store)
 
+        first: Operation
+        second: Operation
         first, second = (lambda: forker.fork(X)), (lambda: deleter.delete(X))
         if role != "fork parked":
             first, second = second, first
@@ -395,6 +405,8 @@ def rewind_save() -> Callable[[str], Awaitable[World]]:
                 assert grown[:4] == now.messages
             await settled(store)
 
+        first: Operation
+        second: Operation
         first, second = (lambda: rewinder.rewind(X, 1)), (lambda: saver.save(held))
         if role != "rewind parked":
             first, second = second, first
@@ -566,7 +578,7 @@ async def test_save_and_delete_over_http_at_every_interleaving(s3_endpoint, s3, 
 
     async def setup(role: str) -> World:
         store, gate, prefix = http_world(s3_endpoint, serial)
-        parked = S3SessionManager(store=gate, prefix=prefix, **SMALL)  # type: ignore[arg-type]
+        parked = S3SessionManager(store=gate, prefix=prefix, **SMALL)
         free = S3SessionManager(store=store, prefix=prefix, **SMALL)
         saver, deleter = (parked, free) if role == "save parked" else (free, parked)
         held = await saved(saver, X, 3)
@@ -581,6 +593,8 @@ async def test_save_and_delete_over_http_at_every_interleaving(s3_endpoint, s3, 
             await settled(store, prefix=prefix)
             assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}sessions/{X}/").get("KeyCount") == 0
 
+        first: Operation
+        second: Operation
         first, second = (lambda: saver.save(held)), (lambda: deleter.delete(X))
         if role != "save parked":
             first, second = second, first
@@ -599,12 +613,12 @@ async def test_a_retried_save_and_fsck_over_http_at_every_interleaving(s3_endpoi
         store, gate, prefix = http_world(s3_endpoint, serial)
         free = S3SessionManager(store=store, prefix=prefix, **SMALL)
         await saved(free, X, 3)
-        dying = S3SessionManager(store=CrashOnHeadPut(store), prefix=prefix, **SMALL)  # type: ignore[arg-type]
+        dying = S3SessionManager(store=CrashOnHeadPut(store), prefix=prefix, **SMALL)
         held = await dying.resume(X)
         held.messages.extend(turns("retried", 3, 60))
         with pytest.raises(Crash):
             await dying.save(held)
-        checker = S3SessionManager(store=gate, prefix=prefix, **SMALL)  # type: ignore[arg-type]
+        checker = S3SessionManager(store=gate, prefix=prefix, **SMALL)
         expected = list(held.messages)
         later = time.time() + 7200
 

@@ -19,12 +19,13 @@ import math
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 from conftest import LATER
+from pydantic import JsonValue
 
 from s3sessions import InvalidInput, S3SessionManager, Session, SessionMetadata
 from s3sessions.admin.fsck import fsck
@@ -199,8 +200,11 @@ async def test_a_poison_value_on_a_cold_manager_is_refused_before_any_request(po
 
 
 def oversize_layouts(cap: int) -> dict[str, Callable[[], Session]]:
-    big = {"role": "tool", "content": "x" * (cap + 1000)}
-    just_over = {"role": "tool", "content": "y" * (cap - 20)}  # fits the cap alone, not inside a segment object
+    big: JsonValue = {"role": "tool", "content": "x" * (cap + 1000)}
+    just_over: JsonValue = {
+        "role": "tool",
+        "content": "y" * (cap - 20),
+    }  # fits the cap alone, not inside a segment object
     history = [message for index in range(24) for message in turn(f"h{index}", 40)]
     return {
         "big-message-last": lambda: Session(metadata=SessionMetadata(id="big"), messages=[*history, big]),
@@ -247,8 +251,24 @@ async def test_an_oversize_message_on_a_cold_manager_is_refused_before_any_reque
 # ----------------------------------------------------------------------------------------- bad arguments
 
 
-BAD_IDS = ["", ".", "..", "a/b", "../x", "x" * 201, "a\x00", "é", " ", "a b", "\ud800", None, 5, b"id", ["a"]]
-BAD_NAMES = ["", "x" * 257, "\x1b[31mred", "a\nb", "\ud800", "\u202eevil", "\x00", 5, b"x"]
+BAD_IDS: list[Any] = [
+    "",
+    ".",
+    "..",
+    "a/b",
+    "../x",
+    "x" * 201,
+    "a\x00",
+    "é",
+    " ",
+    "a b",
+    "\ud800",
+    None,
+    5,
+    b"id",
+    ["a"],
+]
+BAD_NAMES: list[Any] = ["", "x" * 257, "\x1b[31mred", "a\nb", "\ud800", "\u202eevil", "\x00", 5, b"x"]
 BAD_TAGS: list[Any] = [
     "solo",
     [""],
@@ -263,10 +283,15 @@ BAD_TAGS: list[Any] = [
 BAD_TAG_FILTERS: list[Any] = ["", "x" * 65, "\x00", 5, "\ud800", "\x1b[2J"]
 BAD_TURN_TYPES: list[Any] = [True, 1.5, "0", None, [0]]
 BAD_LAST_TURNS: list[Any] = [-1, True, 1.5, "1"]
+BAD_LIMITS: list[Any] = [0, -1, 1001, True, "10", None]
+BAD_CURSORS: list[Any] = ["", "abc", "0000000000000~../x", "9" * 14 + "~a", 5]
+BAD_VERSIONS: list[Any] = ["", None, 5, "v" * 1025]
 
 
 def bad_calls() -> dict[str, Callable[[S3SessionManager], Any]]:
-    calls: dict[str, Callable[[S3SessionManager], Any]] = {}
+    # ``...``: each lambda binds its bad value as a default argument (``b=bad``), and mypy cannot infer a lambda
+    # with more parameters than its Callable context; the return type is the precise one
+    calls: dict[str, Callable[..., Any]] = {}
     for index, bad in enumerate(BAD_IDS):
         calls[f"resume-id-{index}"] = lambda m, b=bad: m.resume(b)
         calls[f"delete-id-{index}"] = lambda m, b=bad: m.delete(b)
@@ -287,11 +312,11 @@ def bad_calls() -> dict[str, Callable[[S3SessionManager], Any]]:
         calls[f"rewind-type-{index}"] = lambda m, b=bad: m.rewind("held", b)
     for index, bad in enumerate(BAD_LAST_TURNS):
         calls[f"last-turns-{index}"] = lambda m, b=bad: m.resume("held", last_turns=b)
-    for index, bad in enumerate([0, -1, 1001, True, "10", None]):
+    for index, bad in enumerate(BAD_LIMITS):
         calls[f"page-limit-{index}"] = lambda m, b=bad: m.list_page(limit=b)
-    for index, bad in enumerate(["", "abc", "0000000000000~../x", "9" * 14 + "~a", 5]):
+    for index, bad in enumerate(BAD_CURSORS):
         calls[f"page-cursor-{index}"] = lambda m, b=bad: m.list_page(cursor=b)
-    for index, bad in enumerate(["", None, 5, "v" * 1025]):
+    for index, bad in enumerate(BAD_VERSIONS):
         calls[f"restore-{index}"] = lambda m, b=bad: m.restore("held", b)
     calls["update-attempts-0"] = lambda m: m.update("held", lambda s: None, attempts=0)
     return calls
@@ -415,10 +440,15 @@ async def every_operation(manager: S3SessionManager, depth: int) -> list[str]:
         messages=[*turn("s"), {"role": "user", "content": deep_list(depth - 1)}],
         state=deep_dict(depth),
     )
+
+    def save_after_append() -> Awaitable[Any]:
+        session.messages.extend(turn("t"))
+        return manager.save(session)
+
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("save", lambda: manager.save(session)),
         ("save-again-unchanged", lambda: manager.save(session)),
-        ("save-after-append", lambda: (session.messages.extend(turn("t")), manager.save(session))[1]),
+        ("save-after-append", save_after_append),
         ("resume", lambda: manager.resume("stack")),
         ("resume-fresh-manager", lambda: memory_manager(manager.store).resume("stack")),
         ("tag", lambda: manager.tag("stack", ["x"])),

@@ -122,8 +122,8 @@ def kill_them(endpoint: str, jobs: list[tuple[str, str, int, str]]) -> dict[str,
         env=dict(os.environ),
     )
     assert zygote.stdin is not None and zygote.stdout is not None
-    for tag, (prefix, operation, at, when) in enumerate(jobs):
-        zygote.stdin.write(f"{tag} {prefix} {operation} {VICTIM} {at} {when}\n")
+    for number, (prefix, operation, at, when) in enumerate(jobs):
+        zygote.stdin.write(f"{number} {prefix} {operation} {VICTIM} {at} {when}\n")
     zygote.stdin.close()
     said: dict[str, str] = {}
     deadline = time.monotonic() + 90

@@ -73,7 +73,7 @@ async def test_a_storm_of_tags_and_renames_never_makes_a_save_give_up(monkeypatc
         return await real_sleep(0, result)
 
     gate = FirstPutLoses(store, storm)
-    saver = S3SessionManager(store=gate, prefix="adv/")  # type: ignore[arg-type]
+    saver = S3SessionManager(store=gate, prefix="adv/")
     session = await saved(memory_manager(store), X, 2)
     session = await saver.resume(X)
     monkeypatch.setattr(retry, "_random", random.Random(11), raising=False)
