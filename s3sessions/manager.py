@@ -9,14 +9,13 @@ prefix together and says what each operation costs in S3 requests.
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .base import SessionManager
 from .engine.commit import CommitEngine
-from .engine.deleting import DeleteProtocol
-from .engine.editing import EditProtocols
 from .engine.index import SessionIndex
 from .engine.manifest import DEFAULT_FANOUT, MAX_FANOUT, Manifest
 from .engine.objects import SessionObjects
@@ -34,6 +33,8 @@ from .validation import check_name, check_session_id, check_tags, merge_tags
 
 if TYPE_CHECKING:
     from .admin.history import HeadVersion
+    from .engine.deleting import DeleteProtocol
+    from .engine.editing import EditProtocols
     from .engine.probe import ProbeReport
 
 
@@ -112,8 +113,21 @@ class S3SessionManager(SessionManager):
         self._saving = SaveProtocol(
             self.objects, self.engine, tail_bytes=tail_bytes, segment_bytes=segment_bytes, clock=clock
         )
-        self._edits = EditProtocols(self.objects, self.engine, clock=clock)
-        self.deletion = DeleteProtocol(self.objects, self.engine, self.index, dialect=self.dialect, clock=clock)
+
+    @functools.cached_property
+    def _edits(self) -> EditProtocols:
+        """Fork, rewind, tag, rename and restore; imported on first use (a handler that only resumes and saves
+        never loads them: a cheaper cold start)."""
+        from .engine.editing import EditProtocols
+
+        return EditProtocols(self.objects, self.engine, clock=self.clock)
+
+    @functools.cached_property
+    def deletion(self) -> DeleteProtocol:
+        """The delete protocol (tombstone first); imported on first use, like `_edits`."""
+        from .engine.deleting import DeleteProtocol
+
+        return DeleteProtocol(self.objects, self.engine, self.index, dialect=self.dialect, clock=self.clock)
 
     async def dialect(self) -> Dialect:
         """The store's conditional-write dialect, from the prefix's manifest (probing the store on first write)."""
