@@ -90,3 +90,48 @@ def test_list_is_one_wave_of_lists_one_per_fanout_bucket(results: dict[str, Any]
         row = _row(results, length, operation)
         assert row["requests"] == {"ListObjectsV2": 4}  # the default fan-out
         assert row["round_trips"] == 1
+
+
+class _Timed:
+    """An object store that adds latency to every request and records when each one ran (for chain_depth)."""
+
+    def __init__(self, store: Any, latency: float) -> None:
+        self._store, self._latency = store, latency
+        self.intervals: list[tuple[float, float]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        import asyncio
+        import time
+
+        method = getattr(self._store, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            await asyncio.sleep(self._latency)
+            result = await method(*args, **kwargs)
+            self.intervals.append((started, time.monotonic()))
+            return result
+
+        return timed
+
+
+async def test_a_page_of_1000_is_one_round_trip_when_a_bucket_holds_more() -> None:
+    """1,200 sessions in one fan-out bucket: a page of 1,000 is one truncated LIST, the next page one more."""
+    from benchmarks.measure import chain_depth
+    from s3sessions import S3SessionManager, Session
+    from s3sessions.testing import InMemoryObjectStore
+
+    writer = S3SessionManager(store=InMemoryObjectStore(), prefix="p/", fanout=1)
+    for number in range(1200):
+        await writer.save(Session(messages=[{"role": "user", "content": f"question {number}"}]))
+    timed = _Timed(writer.store, 0.005)
+    reader = S3SessionManager(store=timed, prefix="p/")  # type: ignore[arg-type]
+    await reader.list_page(1)  # reads the manifest (a warm manager)
+    timed.intervals.clear()
+    page = await reader.list_page(1000)
+    assert len(page.sessions) == 1000
+    assert chain_depth(timed.intervals) == 1
+    timed.intervals.clear()
+    rest = await reader.list_page(1000, page.next_cursor)
+    assert len(rest.sessions) == 200 and rest.next_cursor is None
+    assert chain_depth(timed.intervals) == 1
