@@ -1,147 +1,140 @@
-"""Hot index: many writers on distinct sessions, all updating the sharded index at once.
+"""Hot index: 16, 64 and 256 concurrent writers on distinct sessions, with S3's per-key limit on conditional writes.
 
-For each shard count, 64 writers (spread over 16 managers, as over 16 Lambda containers) each create a session
-and save it again ``--commits`` times, with ``--latency-ms`` added to every request (a real S3 round trip).
-Reported per shard count: lost CAS rounds on the index (conflicts), index updates that gave up (entries left
-stale until the next save or a reindex), entries missing from a fresh ``list()``, wall time, and the GETs one
-``list()`` costs. This is the measurement behind the default shard count (`s3sessions.index.DEFAULT_SHARD_COUNT`).
+Each round (`benchmarks.writers`): ``N`` writers over 16 warm managers each make 4 commits on their own session,
+all at once, through the benchmark proxy with ``--latency-ms`` per request. Three modes:
 
-Run: ``python -m benchmarks.hot_index`` (writes benchmarks/results/hot_index.md).
+- ``plain``: moto as it is (hundreds of conditional writes a second on one key);
+- ``hot-keys``: the proxy serialises conditional writes per key, ``--hot-key-ms`` (60) each, so one key takes
+  about 15 a second, as real S3 Standard does (DESIGN.md, "Limits of real S3");
+- ``saturated``: the same with ``--saturated-ms`` (500) per conditional write, a scaled model: moto and a
+  CPU-bound client on two cores offer about 50 commits a second, far below the 32 x 15 = 480 conditional writes
+  a second that format 1's shards take on S3, so at 60 ms its shards never saturate here; at 500 ms they take
+  64 a second, about what this machine offers, as a fleet saving more than 480 times a second would on S3.
+
+Run for this tree's core and, with ``--core PATH``, for an older checkout (format 1: every save rewrote one of
+32 index shards by compare-and-swap, so those shards are the hot keys); each core runs in its own process.
+
+Run: ``python -m benchmarks.hot_index [--core /tmp/old-core]`` (writes benchmarks/results/hot_index.{md,json}).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import json
 import os
 import pathlib
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from s3sessions import S3SessionManager, Session
-from s3sessions.local_s3 import LocalS3
+from .writers import BUCKET, WritersResult, run_writers, table, use_core
 
-RESULTS = pathlib.Path(__file__).parent / "results" / "hot_index.md"
-BUCKET = "hot-index"
-
-
-@dataclass
-class HotIndexResult:
-    shard_count: int
-    writers: int
-    commits: int
-    conflicts: int
-    gave_up: int
-    lost: int
-    seconds: float
+RESULTS = pathlib.Path(__file__).parent / "results"
+MODES = ("plain", "hot-keys", "saturated")
+_FAKE_AWS = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-class _GaveUp(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
+async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
+    """Runs every (mode, writers) round for the core on ``sys.path``; returns the results as plain data."""
+    import boto3
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if "index entry is stale" in record.getMessage():
-            self.count += 1
+    from .measure import Proxy
+    from .run import S3Server
+    from .writers import core_label, new_manager, warm
 
-
-def _delay(latency: float) -> Any:
-    async def sleep(**_: Any) -> None:
-        await asyncio.sleep(latency)
-
-    return sleep
-
-
-async def run_hot_index(
-    endpoint: str,
-    *,
-    shard_count: int,
-    writers: int = 64,
-    managers: int = 16,
-    commits: int = 5,
-    latency_ms: float = 20.0,
-    prefix: str | None = None,
-) -> HotIndexResult:
-    """Runs one hot-index round against the S3 at ``endpoint`` (bucket `BUCKET` must exist)."""
-    prefix = prefix or f"hot-{shard_count}-{time.time_ns()}/"
-    gave_up = _GaveUp()
-    logging.getLogger("s3sessions").addHandler(gave_up)
-    pool = [S3SessionManager(BUCKET, prefix, endpoint_url=endpoint, shard_count=shard_count) for _ in range(managers)]
-    try:
-        for manager in pool:
-            client = await manager.store.client()  # type: ignore[attr-defined]
-            client.meta.events.register("before-send.s3", _delay(latency_ms / 1000))
-        sessions = [Session() for _ in range(writers)]
-
-        async def writer(index: int) -> None:
-            manager, session = pool[index % managers], sessions[index]
-            for commit in range(commits + 1):
-                session.messages.append({"role": "user", "content": f"writer {index} commit {commit}"})
-                await manager.save(session)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(writer(index) for index in range(writers)))
-        seconds = time.perf_counter() - started
-        async with S3SessionManager(BUCKET, prefix, endpoint_url=endpoint) as fresh:
-            listed = {m.id: m for m in await fresh.list()}
-        lost = sum(1 for s in sessions if s.id not in listed or listed[s.id].version != s.metadata.version)
-        return HotIndexResult(
-            shard_count, writers, commits + 1, sum(m.index.conflicts for m in pool), gave_up.count, lost, seconds
-        )
-    finally:
-        logging.getLogger("s3sessions").removeHandler(gave_up)
-        await asyncio.gather(*(manager.close() for manager in pool))
+    rounds: list[dict[str, Any]] = []
+    with S3Server() as server:
+        boto3.client("s3", endpoint_url=server.moto_url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        proxy = Proxy(server.proxy_url)
+        proxy.set_latency(arguments.latency_ms)
+        # One fleet of warm managers on one prefix for every round (as long-lived Lambda containers).
+        pool = [new_manager(BUCKET, "hot/", server.proxy_url) for _ in range(arguments.managers)]
+        try:
+            for manager in pool:
+                await warm(manager)
+            for mode in arguments.modes:
+                proxy.set_hot_keys({"hot-keys": arguments.hot_key_ms, "saturated": arguments.saturated_ms}.get(mode, 0))
+                for writers in arguments.writers:
+                    result = await run_writers(
+                        server.proxy_url, proxy, writers=writers, saves=arguments.saves, pool=pool
+                    )
+                    print(f"  {mode:8} {table([result]).splitlines()[-1]}", file=sys.stderr, flush=True)
+                    rounds.append({"mode": mode, **result.as_dict()})
+        finally:
+            await asyncio.gather(*(manager.close() for manager in pool))
+    return {"core": core_label(), "rounds": rounds}
 
 
-def table(results: list[HotIndexResult], latency_ms: float) -> str:
+def markdown(runs: list[dict[str, Any]], arguments: argparse.Namespace) -> str:
     lines = [
-        f"64 writers on 64 sessions over 16 managers, {results[0].commits} commits each, {latency_ms:g} ms per request",
+        "# Hot index",
         "",
-        "| shards | index conflicts | per commit | updates that gave up | entries lost or stale | wall s | list GETs |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"Writers on distinct sessions over {arguments.managers} warm managers, {arguments.saves} commits each "
+        f"(the first creates the session), all at once; {arguments.latency_ms:g} ms added to every request. "
+        f"*hot-keys*: the proxy also serialises conditional writes per key, {arguments.hot_key_ms:g} ms each "
+        "(about 15 a second per key, as on S3 Standard); *saturated*: the same at "
+        f"{arguments.saturated_ms:g} ms, a scaled model of a fleet whose saves outrun the shards (see "
+        "`benchmarks/hot_index.py`). Counted on the wire by the benchmark proxy. "
+        "Produced by `python -m benchmarks.hot_index --core /tmp/old-core` (format 1 = commit 6d0f478).",
+        "",
+        "Columns: *head 412s*: refused head writes (distinct sessions never race on a head); *index PUTs* and how "
+        "many were *conditional*; *index 412s / lost CAS rounds*: index writes refused because another writer "
+        "changed the shard first (each costs a GET and a PUT more); *gave up*: index updates that failed, leaving "
+        "the entry stale until the session's next commit or a reindex; *entries lost or stale*: sessions a fresh "
+        "`list()` then missed or showed at an older version.",
     ]
-    for r in results:
-        total = r.writers * r.commits
-        lines.append(
-            f"| {r.shard_count} | {r.conflicts} | {r.conflicts / total:.2f} | {r.gave_up} | {r.lost} |"
-            f" {r.seconds:.1f} | {r.shard_count} |"
-        )
+    for mode in arguments.modes:
+        lines += ["", f"## {mode}", ""]
+        results = [
+            WritersResult(**{k: v for k, v in r.items() if k not in ("mode", "commits")})
+            for run in runs
+            for r in run["rounds"]
+            if r["mode"] == mode
+        ]
+        lines.append(table(results))
     return "\n".join(lines) + "\n"
 
 
-async def main_async(arguments: argparse.Namespace) -> str:
-    import boto3
-
-    with LocalS3() as s3:
-        boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        results = [
-            await run_hot_index(
-                s3.endpoint_url, shard_count=count, commits=arguments.commits, latency_ms=arguments.latency_ms
-            )
-            for count in arguments.shards
-        ]
-    return table(results, arguments.latency_ms)
+def _worker(arguments: argparse.Namespace, core: str) -> dict[str, Any]:
+    """Runs `measure` for one core in a fresh interpreter (two cores cannot share one process)."""
+    command = [sys.executable, "-m", "benchmarks.hot_index", "--worker", "--core", core]
+    for name in ("writers", "modes"):
+        command += [f"--{name}", *map(str, getattr(arguments, name))]
+    for name in ("saves", "managers", "latency_ms", "hot_key_ms", "saturated_ms"):
+        command += [f"--{name.replace('_', '-')}", str(getattr(arguments, name))]
+    root = pathlib.Path(__file__).resolve().parent.parent
+    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, text=True, check=True)
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
-    parser.add_argument("--commits", type=int, default=5)
+    parser.add_argument("--writers", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--saves", type=int, default=4, help="commits per writer (default 4)")
+    parser.add_argument("--managers", type=int, default=16)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--hot-key-ms", type=float, default=60.0)
+    parser.add_argument("--saturated-ms", type=float, default=500.0)
+    parser.add_argument("--core", action="append", help="an s3sessions checkout to measure besides this tree's")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     arguments = parser.parse_args()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in _FAKE_AWS.items():
         os.environ.setdefault(name, value)
-    text = asyncio.run(main_async(arguments))
-    arguments.out.parent.mkdir(parents=True, exist_ok=True)
-    arguments.out.write_text(text)
+    if arguments.worker:
+        use_core(arguments.core[0] if arguments.core and arguments.core[0] != "." else None)
+        print(json.dumps(asyncio.run(measure(arguments))))
+        return
+    started = time.perf_counter()
+    runs = [_worker(arguments, core) for core in [".", *(arguments.core or [])]]
+    text = markdown(runs, arguments) + f"\nThe whole run took {time.perf_counter() - started:.0f} s.\n"
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    (arguments.out / "hot_index.md").write_text(text)
+    (arguments.out / "hot_index.json").write_text(json.dumps(runs, indent=1) + "\n")
     print(text)
 
 

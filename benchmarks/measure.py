@@ -72,7 +72,14 @@ class Proxy:
         self.url = url
 
     def set_latency(self, milliseconds: float) -> None:
-        request = urllib.request.Request(f"{self.url}/__bench__/latency?ms={milliseconds}", method="POST", data=b"")
+        self._control(f"latency?ms={milliseconds}")
+
+    def set_hot_keys(self, milliseconds: float) -> None:
+        """Serialises conditional writes per key, each holding its key this long (0: off); see s3server."""
+        self._control(f"hot_keys?ms={milliseconds}")
+
+    def _control(self, what: str) -> None:
+        request = urllib.request.Request(f"{self.url}/__bench__/{what}", method="POST", data=b"")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
 

@@ -9,9 +9,11 @@ from typing import Any
 OPERATION_LABELS = {
     "create": "create",
     "save_turn": "save one new turn",
+    "save_turn_json": "save one new turn (session from JSON)",
     "resume": "resume",
     "resume_cold": "resume (new process)",
-    "list": "list",
+    "list": "list (all)",
+    "list_page": "list a page of 50",
     "fork": "fork",
     "rewind": "rewind",
     "tag": "tag",
@@ -48,7 +50,7 @@ def _cell(row: dict[str, Any] | None) -> str:
     if row["status"] == "unsupported":
         return "not supported"
     if row["status"] == "same":
-        return "same as resume"
+        return f"same as {OPERATION_LABELS.get(row.get('same_as', 'resume'), 'resume')}"
     if row["status"] == "error":
         return f"error: {row.get('note', '')[:60]}"
     sent, received = _size(row["bytes_sent"]), _size(row["bytes_received"])
@@ -88,7 +90,7 @@ def detail_table(results: dict[str, Any], length: int) -> str:
             if row is None:
                 continue
             if row["status"] != "ok":
-                note = {"unsupported": "not supported", "same": "same as resume"}.get(row["status"], "**error**")
+                note = {"unsupported": "not supported", "same": _cell(row)}.get(row["status"], "**error**")
                 lines.append(f"| {label} | {store} | {note}: {row.get('note', '')} | | | | | | | |")
                 continue
             lines.append(

@@ -29,7 +29,7 @@ from .measure import Measurement, Meter, Proxy, RequestHook
 from .stores import (
     NaiveStore,
     OursStore,
-    SameAsResume,
+    SameAs,
     Store,
     StrandsS3Store,
     StrandsSnapshotStore,
@@ -39,7 +39,20 @@ from .stores import (
 from .targets import check_targets
 
 BUCKET = "bench-bucket"
-OPERATIONS = ("create", "save_turn", "resume", "resume_cold", "list", "fork", "rewind", "tag", "rename", "delete")
+OPERATIONS = (
+    "create",
+    "save_turn",
+    "save_turn_json",
+    "resume",
+    "resume_cold",
+    "list",
+    "list_page",
+    "fork",
+    "rewind",
+    "tag",
+    "rename",
+    "delete",
+)
 STORES: dict[str, type[Store]] = {
     "s3sessions": OursStore,
     "naive-json": NaiveStore,
@@ -107,6 +120,7 @@ async def _run_store(
     prefix = f"{store_name}/{length}/"
     store = STORES[store_name](BUCKET, prefix, server.proxy_url, meter.hook)
     rows: list[dict[str, Any]] = []
+    expected = length  # messages a resume must return
     await store.open()
     try:
         await store.warm(generator.short_turn())
@@ -117,13 +131,14 @@ async def _run_store(
             try:
                 if operation == "create":
                     returned: Any = await store.create(messages)
-                elif operation == "save_turn":
-                    returned = await store.save_turn(turn)
+                elif operation in ("save_turn", "save_turn_json"):
+                    returned = await getattr(store, operation)(turn)
+                    expected += len(turn)
                 else:
                     returned = await getattr(store, operation)()
-            except SameAsResume as exc:
+            except SameAs as exc:
                 meter.end(started)
-                row.update(status="same", note=str(exc))
+                row.update(status="same", same_as=exc.operation, note=str(exc))
             except Unsupported as exc:
                 meter.end(started)
                 row.update(status="unsupported", note=str(exc))
@@ -143,8 +158,8 @@ async def _run_store(
                         f"botocore hooks counted {measurement.request_count} requests, "
                         f"the proxy {measurement.proxy_requests}"
                     )
-                if operation in ("resume", "resume_cold") and returned != length + len(turn):
-                    row.update(status="error", note=f"resumed {returned} messages, expected {length + len(turn)}")
+                if operation in ("resume", "resume_cold") and returned != expected:
+                    row.update(status="error", note=f"resumed {returned} messages, expected {expected}")
             rows.append(row)
             log(row)
     finally:

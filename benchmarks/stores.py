@@ -23,13 +23,27 @@ from typing import Any
 from .data import Message, turn_count
 from .measure import RequestHook
 
+PAGE = 50
+"""Sessions in one ``list_page`` (what a UI shows)."""
+
 
 class Unsupported(Exception):
     """The store has no API for this operation."""
 
 
-class SameAsResume(Unsupported):
+class SameAs(Unsupported):
+    """The operation costs this store exactly what another one does (``operation``), so it is not run twice."""
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(reason)
+        self.operation = operation
+
+
+class SameAsResume(SameAs):
     """The store has no warm state, so its cold resume is its resume."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("resume", reason)
 
 
 class Store:
@@ -51,6 +65,11 @@ class Store:
     async def save_turn(self, turn: list[Message]) -> None:
         raise NotImplementedError
 
+    async def save_turn_json(self, turn: list[Message]) -> None:
+        """Saves one more turn of the session as another process would: from its JSON, on a warm manager that
+        never read it (a Lambda invocation handed the session)."""
+        raise SameAs("save_turn", "no cache of what was read: every save is this one")
+
     async def resume(self) -> int:
         """Returns how many messages came back."""
         raise NotImplementedError
@@ -59,6 +78,10 @@ class Store:
         raise Unsupported("no separate cold path")
 
     async def list(self) -> int:
+        raise Unsupported("no API to list sessions")
+
+    async def list_page(self) -> int:
+        """Lists one page of (up to) `PAGE` sessions; returns how many came back."""
         raise Unsupported("no API to list sessions")
 
     async def fork(self) -> None:
@@ -86,6 +109,7 @@ class OursStore(Store):
     def __init__(self, bucket: str, prefix: str, endpoint_url: str, hook: RequestHook) -> None:
         self.bucket, self.prefix, self.endpoint_url, self.hook = bucket, prefix, endpoint_url, hook
         self.manager: Any = None
+        self.other: Any = None
         self.session: Any = None
         self.fork_id = ""
 
@@ -99,15 +123,19 @@ class OursStore(Store):
 
     async def open(self) -> None:
         self.manager = await self._manager()
+        self.other = await self._manager()
 
     async def close(self) -> None:
         await self.manager.close()
+        await self.other.close()
 
     async def warm(self, messages: list[Message]) -> None:
-        # A warm manager (DESIGN.md targets): the manifest is known and every shard's ETag is cached.
+        # Warm managers (DESIGN.md targets): the prefix's manifest (fan-out, store dialect) is known. The first
+        # save to a prefix creates it, probing the store; `other` then reads it with its own first save.
         from s3sessions import Session, SessionMetadata
 
-        await self.manager.save(Session(metadata=SessionMetadata(agent_name="bench"), messages=messages[:2]))
+        for manager in (self.manager, self.other):
+            await manager.save(Session(metadata=SessionMetadata(agent_name="bench"), messages=messages[:2]))
         await self.manager.list()
 
     async def create(self, messages: list[Message]) -> None:
@@ -123,6 +151,13 @@ class OursStore(Store):
         self.session.messages.extend(copy.deepcopy(turn))
         await self.manager.save(self.session)
 
+    async def save_turn_json(self, turn: list[Message]) -> None:
+        from s3sessions import Session
+
+        self.session = Session.model_validate_json(self.session.model_dump_json())
+        self.session.messages.extend(copy.deepcopy(turn))
+        await self.other.save(self.session)
+
     async def resume(self) -> int:
         return len((await self.manager.resume(self.session_id)).messages)
 
@@ -135,6 +170,9 @@ class OursStore(Store):
 
     async def list(self) -> int:
         return len(await self.manager.list())
+
+    async def list_page(self) -> int:
+        return len((await self.manager.list_page(PAGE)).sessions)
 
     async def fork(self) -> None:
         self.fork_id = (await self.manager.fork(self.session_id)).id
@@ -225,6 +263,13 @@ class NaiveStore(Store):
         paginator = self.client.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
+        heads = await asyncio.gather(*(self.client.head_object(Bucket=self.bucket, Key=key) for key in keys))
+        return len(heads)
+
+    async def list_page(self) -> int:
+        # S3 lists keys by name (here: random ids), not by recency: a page is the first keys, not the newest.
+        page = await self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=PAGE)
+        keys = [item["Key"] for item in page.get("Contents", [])]
         heads = await asyncio.gather(*(self.client.head_object(Bucket=self.bucket, Key=key) for key in keys))
         return len(heads)
 

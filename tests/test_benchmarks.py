@@ -13,10 +13,11 @@ import pytest
 from benchmarks.run import run
 
 LENGTHS = (10, 100, 1000)
-LATENCY_MS = 80
+LATENCY_MS = 50
 """Well above the client CPU it takes to issue a whole wave (about 1 ms per request, more on a busy 2-core
-machine), so that one parallel wave (list's 32 shard GETs) is never split into two by issue jitter: round trips
-are measured as chains of requests, each starting after the previous one's response."""
+machine), so that one parallel wave (a save's entry PUT beside its DeleteObjects, a page's LIST per fan-out
+bucket, resume's segment GETs) is never split into two by issue jitter: round trips are measured as chains of
+requests, each starting after the previous one's response."""
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +49,25 @@ def test_design_targets_are_met(results: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_resume_round_trips(results: dict[str, Any], length: int) -> None:
-    row = _row(results, length, "resume")
-    assert row["round_trips"] <= (1 if length == 10 else 2)
-    assert _row(results, length, "resume_cold")["round_trips"] <= 2
+    for operation in ("resume", "resume_cold"):
+        row = _row(results, length, operation)
+        if length == 10:  # fits the inline tail: the head alone
+            assert row["requests"] == {"GetObject": 1}
+        assert row["round_trips"] <= 2
+        assert set(row["requests"]) == {"GetObject"}
 
 
 @pytest.mark.parametrize("length", LENGTHS)
 def test_save_one_turn_uploads_about_the_turn(results: dict[str, Any], length: int) -> None:
-    row = _row(results, length, "save_turn")
-    assert row["bytes_sent"] <= results["turn_bytes"] + 64 * 1024
-    assert row["round_trips"] <= 3
+    warm = _row(results, length, "save_turn")
+    assert warm["bytes_sent"] <= results["turn_bytes"] + 64 * 1024
+    # PUT head, then PUT of the new index entry beside the DeleteObjects of the one it replaces.
+    assert warm["requests"] == {"PutObject": 2, "DeleteObjects": 1}
+    assert warm["round_trips"] == 2
+    from_json = _row(results, length, "save_turn_json")  # a warm manager that never read the session
+    assert from_json["bytes_sent"] <= results["turn_bytes"] + 64 * 1024
+    assert from_json["requests"] == {"GetObject": 1, "PutObject": 2, "DeleteObjects": 1}
+    assert from_json["round_trips"] == 3
 
 
 @pytest.mark.parametrize("length", LENGTHS)
@@ -69,5 +79,59 @@ def test_fork_and_rewind_move_no_segment_bytes(results: dict[str, Any], length: 
 
 
 @pytest.mark.parametrize("length", LENGTHS)
-def test_list_is_one_round_trip_when_warm(results: dict[str, Any], length: int) -> None:
-    assert _row(results, length, "list")["round_trips"] == 1
+def test_fork_rewind_tag_rename_round_trips(results: dict[str, Any], length: int) -> None:
+    for operation, limit in (("fork", 5), ("rewind", 4), ("tag", 3), ("rename", 3)):
+        assert _row(results, length, operation)["round_trips"] <= limit, operation
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_list_is_one_wave_of_lists_one_per_fanout_bucket(results: dict[str, Any], length: int) -> None:
+    for operation in ("list", "list_page"):
+        row = _row(results, length, operation)
+        assert row["requests"] == {"ListObjectsV2": 4}  # the default fan-out
+        assert row["round_trips"] == 1
+
+
+class _Timed:
+    """An object store that adds latency to every request and records when each one ran (for chain_depth)."""
+
+    def __init__(self, store: Any, latency: float) -> None:
+        self._store, self._latency = store, latency
+        self.intervals: list[tuple[float, float]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        import asyncio
+        import time
+
+        method = getattr(self._store, name)
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            await asyncio.sleep(self._latency)
+            result = await method(*args, **kwargs)
+            self.intervals.append((started, time.monotonic()))
+            return result
+
+        return timed
+
+
+async def test_a_page_of_1000_is_one_round_trip_when_a_bucket_holds_more() -> None:
+    """1,200 sessions in one fan-out bucket: a page of 1,000 is one truncated LIST, the next page one more."""
+    from benchmarks.measure import chain_depth
+    from s3sessions import S3SessionManager, Session
+    from s3sessions.testing import InMemoryObjectStore
+
+    writer = S3SessionManager(store=InMemoryObjectStore(), prefix="p/", fanout=1)
+    for number in range(1200):
+        await writer.save(Session(messages=[{"role": "user", "content": f"question {number}"}]))
+    timed = _Timed(writer.store, 0.005)
+    reader = S3SessionManager(store=timed, prefix="p/")  # type: ignore[arg-type]
+    await reader.list_page(1)  # reads the manifest (a warm manager)
+    timed.intervals.clear()
+    page = await reader.list_page(1000)
+    assert len(page.sessions) == 1000
+    assert chain_depth(timed.intervals) == 1
+    timed.intervals.clear()
+    rest = await reader.list_page(1000, page.next_cursor)
+    assert len(rest.sessions) == 200 and rest.next_cursor is None
+    assert chain_depth(timed.intervals) == 1
