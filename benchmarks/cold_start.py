@@ -68,8 +68,8 @@ def measure(runs: int) -> dict[str, Any]:
     import boto3
 
     from s3sessions import S3SessionManager, Session
-    from s3sessions.local_s3 import LocalS3
     from s3sessions.sync import SyncSessionManager
+    from s3sessions.testing.local_s3 import LocalS3
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "benchmark")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "benchmark")

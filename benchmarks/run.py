@@ -130,7 +130,8 @@ async def _run_store(
             started = meter.begin()
             try:
                 if operation == "create":
-                    returned: Any = await store.create(messages)
+                    await store.create(messages)
+                    returned: Any = None
                 elif operation in ("save_turn", "save_turn_json"):
                     returned = await getattr(store, operation)(turn)
                     expected += len(turn)

@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve() -> None:
     """Starts moto and the proxy, prints their URLs as one JSON line, serves until stdin closes."""
-    from s3sessions.local_s3 import LocalS3
+    from s3sessions.testing.local_s3 import LocalS3
 
     with LocalS3() as moto:
         state = _State(moto.port)

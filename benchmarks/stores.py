@@ -18,7 +18,7 @@ import asyncio
 import copy
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from .data import Message, turn_count
 from .measure import RequestHook
@@ -51,6 +51,9 @@ class Store:
 
     name = "?"
     session_id = ""
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str, hook: RequestHook) -> None:
+        self.bucket, self.prefix, self.endpoint_url, self.hook = bucket, prefix, endpoint_url, hook
 
     async def open(self) -> None: ...
 
@@ -117,7 +120,7 @@ class OursStore(Store):
         from s3sessions import S3SessionManager
 
         manager = S3SessionManager(bucket=self.bucket, prefix=self.prefix, endpoint_url=self.endpoint_url)
-        client = await manager.store.client()
+        client = await cast(Any, manager.store).client()
         client.meta.events.register("before-send.s3", self.hook)
         return manager
 
@@ -135,14 +138,15 @@ class OursStore(Store):
         from s3sessions import Session, SessionMetadata
 
         for manager in (self.manager, self.other):
-            await manager.save(Session(metadata=SessionMetadata(agent_name="bench"), messages=messages[:2]))
+            await manager.save(Session(metadata=SessionMetadata(agent_name="bench"), messages=cast(Any, messages[:2])))
         await self.manager.list()
 
     async def create(self, messages: list[Message]) -> None:
         from s3sessions import Session, SessionMetadata
 
         self.session = Session(
-            metadata=SessionMetadata(agent_name="bench", name="benchmark session"), messages=copy.deepcopy(messages)
+            metadata=SessionMetadata(agent_name="bench", name="benchmark session"),
+            messages=cast(Any, copy.deepcopy(messages)),
         )
         await self.manager.save(self.session)
         self.session_id = self.session.id

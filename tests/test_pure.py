@@ -448,3 +448,35 @@ def test_bucket_init_and_the_manager_refuse_the_same_prefixes(bad):
         normalise_prefix(bad)
     with pytest.raises(InvalidInput, match="invalid prefix"):
         agent_policy("b", prefix=bad)
+
+
+def test_the_metadata_field_table_matches_the_model_the_head_and_the_index_entry():
+    """`formats.fields` declares each field once; a field added to one shape and not the others fails here."""
+    from s3sessions import SessionMetadata
+    from s3sessions.engine.objects import HeadState
+    from s3sessions.engine.reading import metadata_of
+    from s3sessions.formats.fields import LISTING_CODES, METADATA_FIELDS, REQUIRED_CODES
+
+    assert [field.name for field in METADATA_FIELDS] == list(SessionMetadata.model_fields)
+    assert {field.name for field in METADATA_FIELDS if field.head == "metadata"} == set(StoredMetadata.model_fields)
+    assert {field.name for field in METADATA_FIELDS if field.head == "record"} <= set(HeadRecord.model_fields)
+    tail = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    stored = StoredMetadata(
+        name="every field set", tags=["x", "y"], agent_name="coder", created_at=1_700_000_000.5,
+        updated_at=1_700_000_001.25, turn_count=2, total_tokens=42, parent_id="p1", forked_at_turn=1,
+    )  # fmt: skip
+    head = HeadRecord(
+        session_id="s1", incarnation="a" * 32, revision=3, metadata=stored, message_count=3, message_bytes=77,
+        content_digest="0" * 64, tail=tail, tail_turn_starts=[0, 2],
+    )  # fmt: skip
+    entry = entry_name("s1", head, '"abc123"', prefix_bytes=20)
+    parsed = parse_entry_name(entry.name)
+    assert parsed is not None and entry.body_listing is None
+    codes = {pair.split("=", 1)[0] for pair in (parsed.listing or "").split("&")}
+    assert codes == LISTING_CODES and codes >= REQUIRED_CODES
+    listed = parse_listing(parsed, parsed.listing or "").metadata
+    expected = metadata_of("s1", HeadState(etag='"abc123"', record=head, tail_lines=[], state_json=b"null"))
+    assert listed.model_dump() == expected.model_dump()
+    defaults = SessionMetadata(id="other", created_at=0, updated_at=0)
+    for field in METADATA_FIELDS:  # every field was set away from its default, so the round trip proves it is carried
+        assert getattr(expected, field.name) != getattr(defaults, field.name), field.name

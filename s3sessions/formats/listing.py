@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..models import SessionMetadata, page_cursor
 from ..validation import check_name, check_session_id, check_tag, is_session_id
+from .fields import LISTING_CODES, REPEATED_CODE, REQUIRED_CODES
 from .records import HeadRecord
 
 ENTRY_KEY_LIMIT = 900
@@ -48,7 +49,9 @@ def _quote(value: str) -> str:
 
 
 def _fields(head: HeadRecord, version: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Returns (fixed, variable) listing fields of a head: the fixed ones always stay in the key."""
+    """Returns (fixed, variable) listing fields of a head: the fixed ones always stay in the key.
+
+    The codes are `fields.METADATA_FIELDS`'s (a test pins them together)."""
     metadata = head.metadata
     fixed = [
         ("r", str(head.revision)),
@@ -169,14 +172,14 @@ def parse_listing(entry: ParsedEntry, listing: str) -> Listing:
             value = urllib.parse.unquote(raw, errors="strict")
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"index field {name[:8]!r} is not percent-encoded UTF-8") from exc
-        if name == "t":
+        if name == REPEATED_CODE:
             tags.append(check_tag(value))
         elif name in values:
             raise InvalidInput(f"index field {name} repeated")
         else:
             values[name] = value
-    unknown = set(values) - {"r", "i", "v", "c", "tc", "b", "tk", "f", "a", "p", "n"}
-    missing = {"r", "i", "v", "c", "tc", "b", "tk", "a"} - set(values)
+    unknown = set(values) - LISTING_CODES
+    missing = REQUIRED_CODES - set(values)
     if unknown or missing:
         raise InvalidInput(f"index listing fields unknown {sorted(unknown)} or missing {sorted(missing)}")
     if not _INCARNATION_TAIL.fullmatch(values["i"]) or not _VERSION.fullmatch(values["v"]):
