@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import botocore.exceptions
 import pytest
 import zstandard
 from conftest import BUCKET, LATER, attach_counter
@@ -251,10 +252,14 @@ async def test_access_denied_says_where_to_look(s3_endpoint, s3):
 
 async def test_a_missing_bucket_is_a_storage_error(s3_endpoint):
     async with S3SessionManager(bucket="no-such-bucket", endpoint_url=s3_endpoint) as manager:
-        with pytest.raises(StorageError, match="does not exist"):
+        with pytest.raises(StorageError, match="does not exist") as saved:
             await manager.save(Session())
-        with pytest.raises(StorageError, match="does not exist"):
+        with pytest.raises(StorageError, match="does not exist") as listed:
             await manager.list()
+    # the botocore error the store translated stays the cause, through every layer above it, for the user's logs
+    for failure in (saved.value, listed.value):
+        assert isinstance(failure.__cause__, botocore.exceptions.ClientError), repr(failure.__cause__)
+        assert failure.__cause__.response["Error"]["Code"] == "NoSuchBucket"
 
 
 async def test_an_unreachable_endpoint_is_a_storage_error():
@@ -263,8 +268,9 @@ async def test_an_unreachable_endpoint_is_a_storage_error():
         endpoint_url="http://127.0.0.1:9",
         client_config={"retries": {"max_attempts": 1}, "connect_timeout": 1},
     ) as manager:
-        with pytest.raises(StorageError, match=r"GetObject|get_object"):
+        with pytest.raises(StorageError, match=r"GetObject|get_object") as failure:
             await manager.resume("some-id")
+    assert type(failure.value.__cause__).__module__.startswith("botocore"), repr(failure.value.__cause__)
 
 
 @pytest.mark.moto_only
