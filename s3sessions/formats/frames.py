@@ -8,6 +8,8 @@ now carry zstd's content checksum, which the decompressor verifies for free.
 
 from __future__ import annotations
 
+import threading
+
 import zstandard
 
 from ..errors import CorruptObject
@@ -17,13 +19,23 @@ COMPRESSION_LEVEL = 3
 _UNSIZED_INPUT_STEP = 1024
 _KNOWN = (zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR)
 
-_compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=True)
-_decompressor = zstandard.ZstdDecompressor()
+
+class _Contexts(threading.local):
+    """One compressor and one decompressor per thread: a zstd context (and every ``decompressobj`` made from
+    it) must never be used by two threads at once, and libzstd releases the GIL while it works, so one shared
+    pair corrupts frames as soon as a manager serves several threads (``SyncSessionManager``, thread pools)."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=True)
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_contexts = _Contexts()
 
 
 def compress(raw: bytes) -> bytes:
     """Returns ``raw`` as one zstd frame that declares its content size and carries a checksum."""
-    return _compressor.compress(raw)
+    return _contexts.compressor.compress(raw)
 
 
 def decompress(body: bytes, *, max_bytes: int, key: str, session_id: str | None = None) -> bytes:
@@ -46,7 +58,7 @@ def decompress(body: bytes, *, max_bytes: int, key: str, session_id: str | None 
     # A frame that declares its size (ours do) is bounded by that declaration, which libzstd enforces; a
     # frame without one is fed in small pieces under a running cap, so a bomb stops one piece past the cap.
     step = max(len(body), 1) if declared else _UNSIZED_INPUT_STEP
-    decompressor = _decompressor.decompressobj()
+    decompressor = _contexts.decompressor.decompressobj()
     pieces: list[bytes] = []
     produced = 0
     offset = 0
