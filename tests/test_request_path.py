@@ -64,3 +64,53 @@ def test_only_the_store_talks_to_s3():
 
 def test_the_check_sees_an_offence():
     assert offences(THE_REQUEST_PATH)  # the request path itself does both, so the check can fail
+
+
+def _bare_gathers(path: pathlib.Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}: asyncio.gather without return_exceptions=True"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "gather"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "asyncio"
+        and not any(keyword.arg == "return_exceptions" for keyword in node.keywords)
+    ]
+
+
+def test_no_wave_of_requests_outlives_its_operation():
+    """`asyncio.gather` leaves the other requests running when one fails (seen on Ceph RGW: a delete's version
+    LIST still in flight when its loop closed); waves go through `s3sessions.waves.gather`, which cancels them."""
+    modules = sorted(path for path in PACKAGE.rglob("*.py") if path != PACKAGE / "waves.py")
+    assert [offence for path in modules for offence in _bare_gathers(path)] == []
+
+
+async def test_a_failed_wave_cancels_the_requests_still_in_flight():
+    import asyncio
+
+    import pytest
+
+    from s3sessions.waves import both, gather
+
+    finished: list[str] = []
+
+    async def slow(name: str) -> str:
+        await asyncio.sleep(30)
+        finished.append(name)
+        return name
+
+    async def fail() -> str:
+        await asyncio.sleep(0)
+        raise RuntimeError("boom")
+
+    for wave in (lambda: gather([slow("a"), fail(), slow("b")]), lambda: both(slow("c"), fail())):
+        with pytest.raises(RuntimeError, match="boom"):
+            await asyncio.wait_for(wave(), timeout=10)
+        assert [task for task in asyncio.all_tasks() if task is not asyncio.current_task()] == []
+    assert finished == [] and await gather([slow_free(1), slow_free(2)]) == [1, 2]
+
+
+async def slow_free(value: int) -> int:
+    return value

@@ -24,6 +24,7 @@ from ..engine.saving import MAX_UPLOAD_AGE
 from ..errors import CorruptObject, InvalidInput, ObjectMissing, SessionNotFound, StorageError
 from ..manager import S3SessionManager
 from ..storage.protocol import ObjectInfo
+from ..waves import gather
 from .scan import CONCURRENCY, HeadScan, IndexPlan, apply_index_plan, plan_index, scan_heads
 
 DEFAULT_GRACE_SECONDS = 3600
@@ -257,7 +258,7 @@ async def _delete_orphans(manager: S3SessionManager, report: FsckReport, heads: 
             else:
                 await manager.store.delete_keys(doomed)
 
-    await asyncio.gather(*(clean(session_id, keys) for session_id, keys in by_session.items()))
+    await gather(clean(session_id, keys) for session_id, keys in by_session.items())
 
 
 async def store_time(manager: S3SessionManager) -> float:

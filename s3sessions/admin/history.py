@@ -8,13 +8,13 @@ per version shown, never a body.
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
 from dataclasses import dataclass
 
 from ..errors import InvalidInput, ObjectMissing, SessionNotFound
 from ..storage.protocol import ObjectStore
 from ..validation import check_session_id
+from ..waves import gather
 
 DEFAULT_HISTORY = 50
 
@@ -69,7 +69,7 @@ async def head_history(store: ObjectStore, head_key: str, session_id: str, *, li
         except ObjectMissing:
             return None
 
-    described = await asyncio.gather(*(describe(version.version_id) for version in versions))
+    described = await gather(describe(version.version_id) for version in versions)
     history = []
     for version, metadata in zip(versions, described, strict=True):
         if metadata is None:

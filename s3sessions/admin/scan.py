@@ -19,6 +19,7 @@ from ..errors import AgentError, CorruptObject, InvalidInput, ObjectMissing, Ses
 from ..formats.keys import fanout_bucket_of
 from ..formats.listing import parse_entry_name, parse_listing
 from ..manager import S3SessionManager
+from ..waves import gather
 
 log = logging.getLogger("s3sessions.admin")
 CONCURRENCY = 32
@@ -64,7 +65,7 @@ async def scan_heads(manager: S3SessionManager, progress: Callable[[int, int], N
 
     if progress is not None:
         progress(0, len(session_ids))
-    await asyncio.gather(*(read(session_id) for session_id in session_ids))
+    await gather(read(session_id) for session_id in session_ids)
     scan.headless.sort()
     return scan
 
@@ -145,9 +146,11 @@ async def apply_index_plan(manager: S3SessionManager, plan: IndexPlan, heads: He
                 return  # it describes the head there now: a commit landed after the scan
             await manager.store.delete_keys([key])
 
-    await asyncio.gather(
-        *(write(sid, key, body) for sid, (key, body) in plan.missing.items()),
-        *(remove(key) for key in [*plan.stale, *plan.ghosts]),
+    await gather(
+        [
+            *(write(sid, key, body) for sid, (key, body) in plan.missing.items()),
+            *(remove(key) for key in [*plan.stale, *plan.ghosts]),
+        ]
     )
     if plan.poison:
         await manager.index.remove(plan.poison)

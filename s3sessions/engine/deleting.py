@@ -16,13 +16,13 @@ that id, which finds the tombstone and redoes steps 2-4 (each is idempotent), or
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from ..errors import ConflictError, CorruptObject, ObjectMissing, PreconditionFailed, SessionNotFound, StorageError
 from ..formats.records import Dialect, TombstoneRecord
 from ..storage.protocol import ObjectVersion
+from ..waves import both
 from .commit import CommitEngine, Proposal
 from .heads import Prior, cleaned, next_commits, tombstone
 from .index import SessionIndex
@@ -109,7 +109,7 @@ class DeleteProtocol:
         layout = self._objects.layout
         record = dead.record
         try:
-            versions, _ = await asyncio.gather(
+            versions, _ = await both(
                 self._objects.store.list_versions(layout.session_prefix(session_id)),
                 self._index.remove(record.index_keys, session_id=session_id),
             )

@@ -19,9 +19,10 @@ from ..formats.records import HeadRecord, SegmentRef, StoredMetadata
 from ..models import Session, SessionMetadata
 from ..turns import is_turn_start, turn_offset
 from ..validation import check_turn_index, new_session_id
+from ..waves import gather
 from .commit import COMMIT_ATTEMPTS, CommitEngine, Proposal
 from .heads import Content, Prior, content_of, fork_head, fork_name, replace_content
-from .objects import HeadState, MissingSegment, SessionObjects, Snapshot, StoredHead, gather, new_upload_id
+from .objects import HeadState, MissingSegment, SessionObjects, Snapshot, StoredHead, new_upload_id
 from .reading import metadata_of
 
 

@@ -22,8 +22,8 @@ from ..formats.listing import Listing, ParsedEntry, entry_name, parse_entry_name
 from ..formats.records import EntryBody, HeadRecord
 from ..models import SessionMetadata, SessionPage, check_page_request
 from ..storage.protocol import ObjectInfo, ObjectStore
+from ..waves import gather
 from .manifest import Manifest
-from .objects import gather
 
 log = logging.getLogger("s3sessions.index")
 _PAGE_SLACK = 8
@@ -115,13 +115,11 @@ class SessionIndex:
         found: list[SessionMetadata] = []
         position = cursor
         while True:
-            pages = await asyncio.gather(
-                *(
-                    self._store.list_page(
-                        bucket, start_after=bucket + position + _CURSOR_END if position else None, max_keys=per_bucket
-                    )
-                    for bucket in buckets
+            pages = await gather(
+                self._store.list_page(
+                    bucket, start_after=bucket + position + _CURSOR_END if position else None, max_keys=per_bucket
                 )
+                for bucket in buckets
             )
             # Every entry up to the earliest last key of a truncated bucket is final; past it, a bucket may
             # still hold entries that sort in between.
@@ -157,7 +155,7 @@ class SessionIndex:
         if manifest is None:
             return []
         buckets = [self._layout.index_bucket(bucket) for bucket in range(manifest.fanout)]
-        listings = await asyncio.gather(*(self._store.list_objects(bucket) for bucket in buckets))
+        listings = await gather(self._store.list_objects(bucket) for bucket in buckets)
         merged = list(
             heapq.merge(
                 *(self._parsed(bucket, objects) for bucket, objects in zip(buckets, listings, strict=True)),

@@ -12,21 +12,20 @@ by the bytes of history it holds as well as by count, and is safe to use from se
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import CorruptObject, ObjectMissing, SessionNotFound
 from ..formats.bodies import DecodedSegment, decode_head_object, decode_segment, segment_body
 from ..formats.keys import KeyLayout
 from ..formats.records import HeadRecord, SegmentRef, TombstoneRecord
 from ..storage.protocol import ObjectStore
+from ..waves import gather
 
-_T = TypeVar("_T")
 HEAD_CACHE_SESSIONS = 256
 HEAD_CACHE_BYTES = 256 * 1024 * 1024
 """History bytes the snapshots of one manager may hold (beyond it, least recently used sessions are dropped)."""
@@ -73,18 +72,6 @@ StoredHead = HeadState | TombstoneState
 def new_upload_id() -> str:
     """Returns a random id that makes a segment's key unique to one upload."""
     return os.urandom(6).hex()
-
-
-async def gather(awaitables: Iterable[Awaitable[_T]]) -> list[_T]:
-    """Runs awaitables concurrently; on the first failure, cancels the rest and re-raises it."""
-    tasks: list[asyncio.Future[_T]] = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 class SessionObjects:

@@ -30,10 +30,11 @@ from ..validation import (
     check_tags,
     new_session_id,
 )
+from ..waves import gather
 from .changes import ChangePlanner, Plan
 from .commit import CommitEngine, Proposal
 from .heads import Content, Prior, save_head
-from .objects import HeadState, SessionObjects, StoredHead, TombstoneState, gather, new_upload_id
+from .objects import HeadState, SessionObjects, StoredHead, TombstoneState, new_upload_id
 from .reading import metadata_of
 
 MAX_UPLOAD_AGE = 300.0

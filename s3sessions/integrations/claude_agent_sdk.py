@@ -43,6 +43,7 @@ from ..base import AsyncClosing, SessionManager
 from ..errors import InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
 from ..validation import check_session_id
+from ..waves import gather
 from ._manager import NoChange, Writer, open_manager
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class ClaudeSessionStore(AsyncClosing):
             return entry
 
         listed = [metadata.id for _, metadata in await self._main_transcripts(project_key)]
-        return [entry for entry in await asyncio.gather(*(summary(i) for i in listed)) if entry is not None]
+        return [entry for entry in await gather(summary(i) for i in listed) if entry is not None]
 
     async def list_subkeys(self, key: SessionListSubkeysKey) -> list[str]:
         """Lists the subpaths (subagent transcripts) stored under a session.

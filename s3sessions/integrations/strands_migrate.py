@@ -38,6 +38,7 @@ from ..base import SessionManager
 from ..errors import ConflictError, CorruptObject, InvalidInput, SessionNotFound
 from ..models import Session, SessionMetadata
 from ..storage.protocol import ObjectStore
+from ..waves import gather
 from . import _strands_format as fmt
 
 __all__ = [
@@ -165,7 +166,7 @@ async def migrate_strands_session(
     wanted = [session_key] if session_key in keys else []
     wanted += list(agent_keys.values()) + list(multi_agent_keys.values())
     wanted += [key for pairs in message_keys.values() for _, key in pairs]
-    documents = dict(zip(wanted, await asyncio.gather(*(_get_json(store, k, limit) for k in wanted)), strict=True))
+    documents = dict(zip(wanted, await gather(_get_json(store, k, limit) for k in wanted), strict=True))
     session_record = fmt.decode_strands_bytes(documents.get(session_key) or {"session_id": session_id})
     targets: list[tuple[Kind, str, Session]] = []
     for agent_id in sorted(set(agent_keys) | set(message_keys)):
@@ -293,4 +294,4 @@ async def migrate_strands(
                 on_migrated(strands_id, results)
             return results
 
-        return [result for results in await asyncio.gather(*(one(i) for i in ids)) for result in results]
+        return [result for results in await gather(one(i) for i in ids) for result in results]

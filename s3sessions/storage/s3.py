@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError, WriteConflict
+from ..waves import gather
 from .loop_clients import LoopClients
 from .protocol import ListPage, ObjectInfo, ObjectMeta, ObjectVersion, StoredObject
 
@@ -316,11 +317,8 @@ class S3ObjectStore:
 
     async def _delete_batches(self, objects: Sequence[Mapping[str, str]]) -> None:
         batches = [list(objects[start : start + _DELETE_BATCH]) for start in range(0, len(objects), _DELETE_BATCH)]
-        results = await asyncio.gather(
-            *(
-                self.call("delete_objects", batch[0]["Key"], Delete={"Objects": batch, "Quiet": True})
-                for batch in batches
-            )
+        results = await gather(
+            self.call("delete_objects", batch[0]["Key"], Delete={"Objects": batch, "Quiet": True}) for batch in batches
         )
         errors = [error for response in results for error in response.get("Errors") or []]
         if errors:

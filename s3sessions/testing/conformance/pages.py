@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from s3sessions import InvalidInput, Session, SessionMetadata
 
+from ...waves import gather
 from .support import SettableClock, saved_session, turn
 
 pytestmark = pytest.mark.asyncio
@@ -122,7 +122,7 @@ async def test_update_creates_then_applies_and_retries_lost_races(manager: Any) 
 
     created = await manager.update("updated-session", append(0), agent_name="helper")
     assert created.metadata.agent_name == "helper" and created.metadata.turn_count == 1
-    await asyncio.gather(*(manager.update("updated-session", append(n)) for n in range(1, 9)))
+    await gather(manager.update("updated-session", append(n)) for n in range(1, 9))
     loaded = await manager.resume("updated-session")
     assert loaded.metadata.turn_count == 9
     questions = sorted(message["content"] for message in loaded.messages if message["role"] == "user")
