@@ -3,7 +3,9 @@
 Each run starts a new interpreter (as a new Lambda container would) against a local moto S3 holding one small
 session, and measures inside it, with ``time.perf_counter``:
 
-- ``import s3sessions`` (and which modules it loaded: no AWS SDK is expected);
+- ``import s3sessions`` (and which modules it loaded: no AWS SDK is expected), then the names a handler uses
+  (``S3SessionManager``, ``Session``, ``SyncSessionManager``: each public name loads its module on first use, so
+  this is where pydantic and the models are paid for);
 - the first ``resume`` through `SyncSessionManager`: it imports aioboto3, creates the client and makes 1 GET;
 - a second ``resume`` on the warm manager (1 GET): the request itself, so first minus second is the cold cost;
 - for reference, ``import aioboto3`` alone in another fresh process.
@@ -33,8 +35,10 @@ _PROBE = textwrap.dedent(
     import s3sessions
     imported = time.perf_counter()
     sdk = sorted(m for m in ("aioboto3", "aiobotocore", "botocore", "boto3", "aiohttp") if m in sys.modules)
+    from s3sessions import S3SessionManager, Session
     from s3sessions.sync import SyncSessionManager
-    sessions = SyncSessionManager(s3sessions.S3SessionManager(bucket=sys.argv[1], endpoint_url=sys.argv[2]))
+    names = time.perf_counter()
+    sessions = SyncSessionManager(S3SessionManager(bucket=sys.argv[1], endpoint_url=sys.argv[2]))
     created = time.perf_counter()
     sessions.resume(sys.argv[3])
     first = time.perf_counter()
@@ -44,7 +48,8 @@ _PROBE = textwrap.dedent(
     print(json.dumps({
         "import_s3sessions": imported - start,
         "sdk_loaded_by_import": sdk,
-        "create_manager": created - imported,
+        "import_public_names": names - imported,
+        "create_manager": created - names,
         "first_resume": first - created,
         "warm_resume": second - first,
     }))
@@ -104,6 +109,7 @@ def measure(runs: int) -> dict[str, Any]:
 def _table(report: dict[str, Any]) -> str:
     labels = {
         "import_s3sessions": "`import s3sessions`",
+        "import_public_names": "then the names a handler imports (pydantic, the models)",
         "create_manager": "create `SyncSessionManager(S3SessionManager(...))`",
         "first_resume": "first `resume` (imports aioboto3, creates the client, 1 GET)",
         "warm_resume": "next `resume` on the warm manager (1 GET)",

@@ -67,6 +67,7 @@ def test_benchmark_reports_import_and_first_resume():
     samples = report["samples"]
     assert set(samples) == {
         "import_s3sessions",
+        "import_public_names",
         "create_manager",
         "first_resume",
         "warm_resume",
