@@ -24,12 +24,11 @@ import asyncio
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import time
 from typing import Any
 
-from .writers import BUCKET, WritersResult, run_writers, table, use_core
+from .writers import BUCKET, WritersResult, run_worker, run_writers, table, use_core
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 MODES = ("plain", "hot-keys", "saturated")
@@ -98,16 +97,13 @@ def markdown(runs: list[dict[str, Any]], arguments: argparse.Namespace) -> str:
 
 
 def _worker(arguments: argparse.Namespace, core: str) -> dict[str, Any]:
-    """Runs `measure` for one core in a fresh interpreter (two cores cannot share one process)."""
-    command = [sys.executable, "-m", "benchmarks.hot_index", "--worker", "--core", core]
+    """Runs `measure` for one core in a fresh interpreter; returns its results."""
+    options: list[str] = []
     for name in ("writers", "modes"):
-        command += [f"--{name}", *map(str, getattr(arguments, name))]
+        options += [f"--{name}", *map(str, getattr(arguments, name))]
     for name in ("saves", "managers", "latency_ms", "hot_key_ms", "saturated_ms"):
-        command += [f"--{name.replace('_', '-')}", str(getattr(arguments, name))]
-    root = pathlib.Path(__file__).resolve().parent.parent
-    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, text=True, check=True)
-    result: dict[str, Any] = json.loads(completed.stdout)
-    return result
+        options += [f"--{name.replace('_', '-')}", str(getattr(arguments, name))]
+    return run_worker("benchmarks.hot_index", core, options)
 
 
 def main() -> None:

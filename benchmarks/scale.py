@@ -30,7 +30,6 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -39,7 +38,7 @@ from typing import Any
 
 from .data import TranscriptGenerator
 from .measure import Measurement, Meter, Proxy, RequestHook
-from .writers import core_format, core_label, new_manager, run_writers, use_core, warm
+from .writers import core_format, core_label, new_manager, run_worker, run_writers, use_core, warm
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 PREFIX = "fleet/"
@@ -207,16 +206,13 @@ async def measure(arguments: argparse.Namespace) -> dict[str, Any]:
 
 def _worker(arguments: argparse.Namespace, core: str) -> dict[str, Any]:
     """Runs `measure` for one core in a fresh interpreter; returns its results."""
-    command = [sys.executable, "-m", "benchmarks.scale", "--worker", "--core", core, "--sizes"]
-    command += [str(size) for size in (arguments.old_sizes if core != "." and arguments.old_sizes else arguments.sizes)]
-    command += ["--writers", *map(str, arguments.writers), "--latency-ms", str(arguments.latency_ms)]
-    command += ["--managers", str(arguments.managers), "--tasks", str(arguments.tasks)]
+    sizes = arguments.old_sizes if core != "." and arguments.old_sizes else arguments.sizes
+    options = ["--sizes", *map(str, sizes), "--writers", *map(str, arguments.writers)]
+    options += ["--latency-ms", str(arguments.latency_ms), "--managers", str(arguments.managers)]
+    options += ["--tasks", str(arguments.tasks)]
     if arguments.bulk_above is not None:
-        command += ["--bulk-above", str(arguments.bulk_above)]
-    root = pathlib.Path(__file__).resolve().parent.parent
-    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, text=True, check=True)
-    result: dict[str, Any] = json.loads(completed.stdout)
-    return result
+        options += ["--bulk-above", str(arguments.bulk_above)]
+    return run_worker("benchmarks.scale", core, options)
 
 
 def main() -> None:

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import pathlib
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,6 +39,16 @@ def use_core(path: str | None) -> None:
         if "s3sessions" in sys.modules:
             raise RuntimeError("s3sessions is already imported: choose the core first")
         sys.path.insert(0, path)
+
+
+def run_worker(module: str, core: str, options: list[str]) -> dict[str, Any]:
+    """Runs ``python -m module --worker --core CORE *options`` in a fresh interpreter (two cores cannot share one
+    process: each puts its checkout first on ``sys.path``) and returns the JSON it prints."""
+    command = [sys.executable, "-m", module, "--worker", "--core", core, *options]
+    root = pathlib.Path(__file__).resolve().parent.parent
+    completed = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, text=True, check=True)
+    result: dict[str, Any] = json.loads(completed.stdout)
+    return result
 
 
 def core_format() -> int:
