@@ -21,7 +21,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Opener = Callable[[contextlib.AsyncExitStack], Awaitable[Any]]
@@ -34,7 +34,7 @@ class _LoopClient:
     """The client of one event loop, and what closes it."""
 
     ready: asyncio.Future[Any]
-    closers: list[Closer] = field(default_factory=list)
+    closer: Closer | None = None
 
 
 async def _close_with_loop(stack: contextlib.AsyncExitStack, forget: Callable[[], None]) -> AsyncGenerator[None, None]:
@@ -93,8 +93,8 @@ class LoopClients:
 
         keeper = _close_with_loop(stack, forget)
         await keeper.__anext__()  # parked: registered with this loop's async-generator shutdown
-        entry.closers.append(keeper.aclose)
-        _close_clients_before_loop_closes(loop, entry.closers)
+        entry.closer = keeper.aclose
+        _close_client_before_loop_closes(loop, keeper.aclose)
         return client
 
     async def close(self) -> None:
@@ -104,15 +104,16 @@ class LoopClients:
             entries = list(self._loops.items())
             self._loops.clear()
         for loop, entry in entries:
-            for closer in entry.closers:
-                if loop is current:
-                    await closer()
-                elif not loop.is_closed() and loop.is_running():
-                    asyncio.run_coroutine_threadsafe(_run(closer), loop)
+            if entry.closer is None:
+                continue  # still opening: once open, its loop's shutdown (or close) closes it
+            if loop is current:
+                await entry.closer()
+            elif not loop.is_closed() and loop.is_running():
+                asyncio.run_coroutine_threadsafe(_run(entry.closer), loop)
 
 
-def _close_clients_before_loop_closes(loop: asyncio.AbstractEventLoop, closers: list[Closer]) -> None:
-    """Wraps ``loop.close`` (once per client) to run `closers` on the loop before it closes.
+def _close_client_before_loop_closes(loop: asyncio.AbstractEventLoop, closer: Closer) -> None:
+    """Wraps ``loop.close`` (once per client) to run `closer` on the loop before it closes.
 
     A closer of a client already closed (by ``shutdown_asyncgens`` or the store) does nothing, so the wrapped
     close is harmless after ``asyncio.run``; a loop still running is left to its own ``close`` to refuse.
@@ -121,9 +122,8 @@ def _close_clients_before_loop_closes(loop: asyncio.AbstractEventLoop, closers: 
 
     def close() -> None:
         if not loop.is_running() and not loop.is_closed():
-            for closer in list(closers):
-                with contextlib.suppress(Exception):
-                    loop.run_until_complete(_run(closer))
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(_run(closer))
         original()
 
     with contextlib.suppress(AttributeError, TypeError):  # uvloop: read-only; shutdown_asyncgens still closes
