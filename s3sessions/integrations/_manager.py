@@ -31,6 +31,12 @@ from ..base import SessionManager
 from ..errors import ConflictError, InvalidInput, SessionNotFound
 from ..models import Session
 
+COMMIT_ATTEMPTS = 24
+"""Attempts of an adapter's read-apply-save loop (`SessionManager.update`'s default is 8). A framework calls
+``add_items`` / ``append`` with no way to handle a lost race (its own backends never raise one), and writers on
+other event loops or processes contend on one session without the per-loop group commit: 8 threads appending
+3 turns each to one OpenAI session exhausted 8 attempts in about 1 run in 6."""
+
 __all__ = ["NoChange", "Writer", "commit", "open_manager"]
 
 
@@ -88,7 +94,7 @@ async def commit(
     race, those of `SessionManager.update` (a GET, then the save).
 
     Raises:
-        ConflictError: the session kept changing under every attempt of `SessionManager.update`.
+        ConflictError: the session kept changing under `COMMIT_ATTEMPTS` attempts of `SessionManager.update`.
     """
     if held is not None:
         candidate = _copy(held)
@@ -103,7 +109,7 @@ async def commit(
         else:
             return candidate
     try:
-        return await manager.update(session_id, change, agent_name=agent_name)
+        return await manager.update(session_id, change, attempts=COMMIT_ATTEMPTS, agent_name=agent_name)
     except NoChange:
         return None
 
