@@ -49,18 +49,21 @@ class SessionManager(AsyncClosing, abc.ABC):
             await sessions.save(session)
     """
 
-    async def list(self, *, tag: str | None = None, agent_name: str | None = None) -> list[SessionMetadata]:
+    async def list(
+        self, *, tag: str | None = None, agent_name: str | None = None, summaries: bool = False
+    ) -> list[SessionMetadata]:
         """Returns every session's metadata, most recently updated first (ties by id).
 
         Args:
             tag: Only sessions carrying this tag.
             agent_name: Only sessions of this agent.
+            summaries: Also return each session's ``summary`` (else it is None in every listed metadata).
         """
         listed: builtins.list[SessionMetadata] = []
         seen: set[str] = set()
         cursor: str | None = None
         while True:
-            page = await self.list_page(1000, cursor, tag=tag, agent_name=agent_name)
+            page = await self.list_page(1000, cursor, tag=tag, agent_name=agent_name, summaries=summaries)
             for metadata in page.sessions:
                 if metadata.id not in seen:
                     seen.add(metadata.id)
@@ -77,6 +80,7 @@ class SessionManager(AsyncClosing, abc.ABC):
         *,
         tag: str | None = None,
         agent_name: str | None = None,
+        summaries: bool = False,
     ) -> SessionPage:
         """Returns up to ``limit`` sessions, most recently updated first, and a cursor to the next page.
 
@@ -85,6 +89,7 @@ class SessionManager(AsyncClosing, abc.ABC):
             cursor: ``next_cursor`` of the previous page (None: the first page).
             tag: Only sessions carrying this tag.
             agent_name: Only sessions of this agent.
+            summaries: Also return each session's ``summary`` (else it is None in every listed metadata).
         """
 
     @abc.abstractmethod

@@ -162,20 +162,25 @@ class S3SessionManager(SessionManager):
         *,
         tag: str | None = None,
         agent_name: str | None = None,
+        summaries: bool = False,
     ) -> SessionPage:
         """Returns up to ``limit`` sessions, newest first, and the cursor of the next page.
 
         S3 requests: one parallel wave of LISTs, one per fan-out bucket (plus a GET per entry whose listing
-        did not fit its key); a filtered page keeps listing, 1,000 keys per bucket a wave, until it is full.
+        did not fit its key, and with ``summaries`` per entry whose summary did not); a filtered page keeps
+        listing, 1,000 keys per bucket a wave, until it is full.
         """
-        return await self.index.page(limit, cursor, tag=tag, agent_name=agent_name)
+        return await self.index.page(limit, cursor, tag=tag, agent_name=agent_name, summaries=summaries)
 
-    async def list(self, *, tag: str | None = None, agent_name: str | None = None) -> builtins.list[SessionMetadata]:
+    async def list(
+        self, *, tag: str | None = None, agent_name: str | None = None, summaries: bool = False
+    ) -> builtins.list[SessionMetadata]:
         """Returns every session's metadata, newest ``updated_at`` first, ties by id.
 
-        S3 requests: every fan-out bucket LISTed to its end, in parallel (about N / 1,000 / fan-out round trips).
+        S3 requests: every fan-out bucket LISTed to its end, in parallel (about N / 1,000 / fan-out round trips),
+        plus the GETs `list_page` describes.
         """
-        return await self.index.everything(tag=tag, agent_name=agent_name)
+        return await self.index.everything(tag=tag, agent_name=agent_name, summaries=summaries)
 
     # ---------------------------------------------------------------------------------------------- writes
 

@@ -21,7 +21,7 @@ from .errors import ConflictError, InvalidInput, SessionNotFound
 from .formats.json_values import encode_messages, encode_value
 from .models import Session, SessionMetadata, SessionPage, check_page_request, now_seconds, page_cursor
 from .turns import rewind_cut, turn_starts
-from .validation import check_name, check_session_id, check_tags, merge_tags, new_session_id
+from .validation import check_name, check_session_id, check_summary, check_tags, merge_tags, new_session_id
 
 _RECENT_VERSIONS = 16
 """How many superseded versions a stale save may still merge with (as the S3 manager's commit records)."""
@@ -79,8 +79,9 @@ class InMemorySessionManager(SessionManager):
         *,
         tag: str | None = None,
         agent_name: str | None = None,
+        summaries: bool = False,
     ) -> SessionPage:
-        check_page_request(limit, cursor, tag, agent_name)
+        check_page_request(limit, cursor, tag, agent_name, summaries)
         listed = sorted(
             (
                 stored.metadata
@@ -92,7 +93,10 @@ class InMemorySessionManager(SessionManager):
         )
         if cursor is not None:
             listed = [metadata for metadata in listed if page_cursor(metadata) > cursor]
-        page = [metadata.model_copy(deep=True) for metadata in listed[:limit]]
+        page = [
+            metadata.model_copy(deep=True, update=None if summaries else {"summary": None})
+            for metadata in listed[:limit]
+        ]
         more = len(listed) > limit
         return SessionPage(sessions=page, next_cursor=page_cursor(page[-1]) if more else None)
 
@@ -124,6 +128,7 @@ class InMemorySessionManager(SessionManager):
         try:
             encode_messages(session.messages)
             encode_value(session.state, label="state")
+            check_summary(session.metadata.summary)
         except InvalidInput as exc:
             raise InvalidInput(str(exc), session_id=session_id) from exc
         omitted = session.omitted_messages

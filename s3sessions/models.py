@@ -23,6 +23,7 @@ from .validation import (
     check_created_at,
     check_name,
     check_session_id,
+    check_summary,
     check_tag,
     check_tags,
     new_session_id,
@@ -49,6 +50,10 @@ class SessionMetadata(BaseModel):
         total_tokens: The caller's running token count, stored as given.
         parent_id: For a fork, the session it was copied from.
         forked_at_turn: For a fork, how many turns it shares with its parent.
+        summary: The caller's small JSON object about the session (a title, its first prompt: at most 8 KiB as
+            compact JSON), stored as given and carried by the index, so that ``list(summaries=True)`` returns it
+            without reading any session. Fork, rewind, tag and rename keep it. ``list()`` leaves it None unless
+            asked (parsing thousands of summaries is not free).
         version: The opaque ETag of the head this copy was read from; None if never saved.
     """
 
@@ -65,6 +70,7 @@ class SessionMetadata(BaseModel):
     total_tokens: int = 0
     parent_id: str | None = None
     forked_at_turn: int | None = None
+    summary: dict[str, JsonValue] | None = None
     version: str | None = None
 
     @field_validator("id")
@@ -92,6 +98,11 @@ class SessionMetadata(BaseModel):
     def _valid_created_at(cls, value: object) -> float:
         return check_created_at(value)
 
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _valid_summary(cls, value: object) -> dict[str, JsonValue] | None:
+        return check_summary(value)
+
     @field_validator("total_tokens", "turn_count", "message_bytes", mode="before")
     @classmethod
     def _valid_count(cls, value: object, info: ValidationInfo) -> int:
@@ -111,8 +122,12 @@ def page_cursor(metadata: SessionMetadata) -> str:
     return f"{_TIME_SPAN_MS - 1 - round(metadata.updated_at * 1000):013d}~{metadata.id}"
 
 
-def check_page_request(limit: object, cursor: object, tag: object, agent_name: object) -> None:
-    """Raises InvalidInput for a page size outside 1-1000, a malformed cursor, or a bad filter."""
+def check_page_request(
+    limit: object, cursor: object, tag: object, agent_name: object, summaries: object = False
+) -> None:
+    """Raises InvalidInput for a page size outside 1-1000, a malformed cursor, a bad filter or ``summaries`` flag."""
+    if not isinstance(summaries, bool):
+        raise InvalidInput(f"invalid summaries {summaries!r}: use True or False")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"invalid page size {limit!r}: use 1-{MAX_PAGE_SIZE}")
     if cursor is not None and (not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor)):

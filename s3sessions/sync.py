@@ -80,9 +80,11 @@ class SyncSessionManager:
             raise RuntimeError("SyncSessionManager called from its own event loop: await the manager instead")
         return self._loop.run(coroutine)
 
-    def list(self, *, tag: str | None = None, agent_name: str | None = None) -> list[SessionMetadata]:
+    def list(
+        self, *, tag: str | None = None, agent_name: str | None = None, summaries: bool = False
+    ) -> list[SessionMetadata]:
         """Returns every session's metadata, most recently updated first (see `SessionManager.list`)."""
-        return self.run(self._manager.list(tag=tag, agent_name=agent_name))
+        return self.run(self._manager.list(tag=tag, agent_name=agent_name, summaries=summaries))
 
     def list_page(
         self,
@@ -91,9 +93,10 @@ class SyncSessionManager:
         *,
         tag: str | None = None,
         agent_name: str | None = None,
+        summaries: bool = False,
     ) -> SessionPage:
         """Returns one page of sessions, newest first, and the next page's cursor (see `SessionManager.list_page`)."""
-        return self.run(self._manager.list_page(limit, cursor, tag=tag, agent_name=agent_name))
+        return self.run(self._manager.list_page(limit, cursor, tag=tag, agent_name=agent_name, summaries=summaries))
 
     def update(
         self,

@@ -1,4 +1,4 @@
-"""Validation of what callers pass in: ids, names, tags, prefixes, times and turn indexes (pure code).
+"""Validation of what callers pass in: ids, names, tags, summaries, prefixes, times and turn indexes (pure code).
 
 Every check raises `InvalidInput` naming the offending value, before any request is made. Key building lives
 in `s3sessions.format.keys` and relies on these checks: an id that passed `check_session_id` can never place an
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -19,6 +20,8 @@ MAX_TAG_LENGTH = 64
 MAX_TAGS = 64
 MAX_PREFIX_LENGTH = 512
 MAX_FUTURE_SECONDS = 24 * 3600
+MAX_SUMMARY_BYTES = 8192
+"""Compact JSON bytes a session's ``summary`` may take: the index carries it, so it must stay small."""
 """How far ahead of the clock a caller's ``created_at`` may be (clock skew between machines, not the year 2100)."""
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
@@ -110,6 +113,26 @@ def check_count(value: object, *, name: str = "count") -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**15:
         raise InvalidInput(f"invalid {name} {value!r}: use an int from 0 to 10^15")
+    return value
+
+
+def check_summary(value: object) -> dict[str, Any] | None:
+    """Returns a session's summary if it is None or a JSON object of at most `MAX_SUMMARY_BYTES` as compact JSON.
+
+    Raises:
+        InvalidInput: not an object, not storable JSON, or too large (naming its size).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"invalid summary {value!r:.80}: use a JSON object (a dict) or None")
+    from .formats.json_values import encode_value
+
+    size = len(encode_value(value, label="summary"))
+    if size > MAX_SUMMARY_BYTES:
+        raise InvalidInput(
+            f"invalid summary: {size} bytes as compact JSON, over the {MAX_SUMMARY_BYTES} the index carries"
+        )
     return value
 
 

@@ -163,10 +163,12 @@ def test_show_prints_turns_tools_and_cuts_long_text(s3_endpoint):
     session = make("shown", "first question", "second question")
     session.messages.insert(0, {"role": "system", "content": "be brief"})
     session.messages.append({"role": "user", "content": "long " * 200})
+    session.metadata.summary = {"title": "shown"}
     seed(s3_endpoint, session)
 
     text = ok(invoke(s3_endpoint, "show", session.id))
     assert f"session {session.id}  'shown'" in text and "3 turn(s)" in text
+    assert '\n  summary {"title":"shown"}\n' in text
     assert "── before the first turn ──\n[0] system: be brief" in text
     assert "── turn 0 ──\n[1] user: first question" in text
     assert '[2] tool call: grep({"q":"x"})' in text and "[3] tool result: x=1" in text
@@ -178,6 +180,7 @@ def test_show_prints_turns_tools_and_cuts_long_text(s3_endpoint):
 
 def test_export_then_import_round_trips(s3_endpoint, tmp_path):
     session = make("exported", "one?", "two?", tags=["keep"])
+    session.metadata.summary = {"title": "exported", "n": [1, 2]}
     seed(s3_endpoint, session)
     exported = ok(invoke(s3_endpoint, "export", session.id))
     document = json.loads(exported)
@@ -193,6 +196,7 @@ def test_export_then_import_round_trips(s3_endpoint, tmp_path):
     assert f"imported {session.id} (exported): 2 turn(s)" in ok(invoke(s3_endpoint, "import", str(path)))
     restored = stored(s3_endpoint, session.id)
     assert restored.messages == session.messages and restored.metadata.tags == ["keep"]
+    assert restored.metadata.summary == {"title": "exported", "n": [1, 2]}
 
     copied = ok(invoke(s3_endpoint, "import", "--new-id", "--name", "copy", "-", input=exported))
     copy_id = copied.split()[1]

@@ -26,7 +26,7 @@ from s3sessions.formats.json_values import (
     encode_value,
 )
 from s3sessions.formats.keys import KeyLayout, fanout_bucket_of
-from s3sessions.formats.listing import entry_name, parse_entry_name, parse_listing
+from s3sessions.formats.listing import entry_name, parse_entry_name, parse_listing, summary_of
 from s3sessions.formats.planning import NewSegment, cut_layout, plan_layout
 from s3sessions.formats.records import EntryBody, HeadRecord, SegmentRef, StoredMetadata
 from s3sessions.turns import is_turn_start, rewind_cut, turn_starts
@@ -173,6 +173,7 @@ def test_document_roundtrip_and_plain_zstd():
         "format": 2,
         "kind": "entry",
         "listing": "héllo",
+        "summary": None,
     }
     assert decode_document(body, kind="entry", max_bytes=1000, key="k")["listing"] == "héllo"
 
@@ -464,6 +465,7 @@ def test_the_metadata_field_table_matches_the_model_the_head_and_the_index_entry
     stored = StoredMetadata(
         name="every field set", tags=["x", "y"], agent_name="coder", created_at=1_700_000_000.5,
         updated_at=1_700_000_001.25, turn_count=2, total_tokens=42, parent_id="p1", forked_at_turn=1,
+        summary={"title": "short"},
     )  # fmt: skip
     head = HeadRecord(
         session_id="s1", incarnation="a" * 32, revision=3, metadata=stored, message_count=3, message_bytes=77,
@@ -474,7 +476,8 @@ def test_the_metadata_field_table_matches_the_model_the_head_and_the_index_entry
     assert parsed is not None and entry.body_listing is None
     codes = {pair.split("=", 1)[0] for pair in (parsed.listing or "").split("&")}
     assert codes == LISTING_CODES and codes >= REQUIRED_CODES
-    listed = parse_listing(parsed, parsed.listing or "").metadata
+    listing = parse_listing(parsed, parsed.listing or "")
+    listed = listing.metadata.model_copy(update={"summary": summary_of(listing, key="k")})
     expected = metadata_of("s1", HeadState(etag='"abc123"', record=head, tail_lines=[], state_json=b"null"))
     assert listed.model_dump() == expected.model_dump()
     defaults = SessionMetadata(id="other", created_at=0, updated_at=0)

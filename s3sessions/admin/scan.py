@@ -142,8 +142,10 @@ async def apply_index_plan(manager: S3SessionManager, plan: IndexPlan, heads: He
             return
         async with semaphore:
             etag = await _current_etag(manager, parsed.session_id)
-            if etag is not None and parsed.version == etag.strip('"'):
+            scanned = heads.live.get(parsed.session_id)
+            if etag is not None and parsed.version == etag.strip('"') and (scanned is None or scanned.etag != etag):
                 return  # it describes the head there now: a commit landed after the scan
+            # (the head the scan read, unchanged, has exactly one entry: the expected one, written or kept)
             await manager.store.delete_keys([key])
 
     await gather(

@@ -168,6 +168,8 @@ def transcript(session: Session, *, limit: int | None = DEFAULT_BLOCK_CHARS) -> 
     lines.append(f"  created {timestamp(metadata.created_at)} · updated {timestamp(metadata.updated_at)} (UTC)")
     if metadata.parent_id:
         lines.append(f"  forked from {metadata.parent_id} after {metadata.forked_at_turn} turn(s)")
+    if metadata.summary is not None:
+        lines.append(f"  summary {_shorten(compact(metadata.summary), limit)}")
     if session.state not in (None, {}, []):
         lines.append(f"  state {_shorten(compact(session.state), limit)}")
     # A partial session (``show --last K``) numbers its messages and turns as the whole session does.

@@ -13,15 +13,16 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import AgentError, CorruptObject, InvalidInput, ObjectMissing
 from ..formats.bodies import decode_document, encode_record, validate
 from ..formats.keys import KeyLayout, fanout_bucket_of
-from ..formats.listing import Listing, ParsedEntry, entry_name, parse_entry_name, parse_listing
+from ..formats.listing import Listing, ParsedEntry, entry_name, parse_entry_name, parse_listing, summary_of
 from ..formats.records import EntryBody, HeadRecord
 from ..models import SessionMetadata, SessionPage, check_page_request
 from ..storage.protocol import ObjectInfo, ObjectStore
+from ..validation import check_summary
 from ..waves import gather
 from .manifest import Manifest
 
@@ -61,8 +62,10 @@ class SessionIndex:
         bucket = self._layout.index_bucket(fanout_bucket_of(session_id, fanout))
         name = entry_name(session_id, head, etag, prefix_bytes=len(bucket.encode("utf-8")))
         body = b""
-        if name.body_listing is not None:
-            body = encode_record(EntryBody(listing=name.body_listing), max_bytes=self._max_bytes)
+        if name.has_body:
+            body = encode_record(
+                EntryBody(listing=name.body_listing, summary=name.body_summary), max_bytes=self._max_bytes
+            )
         return bucket + name.name, body
 
     async def entry_key(self, session_id: str, head: HeadRecord, etag: str) -> str:
@@ -102,10 +105,16 @@ class SessionIndex:
     # ------------------------------------------------------------------------------------------------ read
 
     async def page(
-        self, limit: int, cursor: str | None, *, tag: str | None = None, agent_name: str | None = None
+        self,
+        limit: int,
+        cursor: str | None,
+        *,
+        tag: str | None = None,
+        agent_name: str | None = None,
+        summaries: bool = False,
     ) -> SessionPage:
         """Returns up to ``limit`` sessions after ``cursor``, newest first (see `SessionManager.list_page`)."""
-        check_page_request(limit, cursor, tag, agent_name)
+        check_page_request(limit, cursor, tag, agent_name, summaries)
         manifest = await self._manifest.get(create=False)
         if manifest is None:
             return SessionPage()
@@ -135,7 +144,7 @@ class SessionIndex:
             merged.sort(key=lambda entry: entry.name)
             found += [
                 metadata
-                for metadata in await self._resolve(merged)
+                for metadata in await self._resolve(merged, summaries=summaries)
                 if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
             ]
             sessions = _unique(found)
@@ -148,9 +157,11 @@ class SessionIndex:
             sessions=page_sessions, next_cursor=_cursor(page_sessions[-1]) if more and page_sessions else None
         )
 
-    async def everything(self, *, tag: str | None = None, agent_name: str | None = None) -> list[SessionMetadata]:
+    async def everything(
+        self, *, tag: str | None = None, agent_name: str | None = None, summaries: bool = False
+    ) -> list[SessionMetadata]:
         """Returns every session, newest first: each bucket listed to its end in parallel, merged, deduplicated."""
-        check_page_request(1, None, tag, agent_name)
+        check_page_request(1, None, tag, agent_name, summaries)
         manifest = await self._manifest.get(create=False)
         if manifest is None:
             return []
@@ -164,7 +175,7 @@ class SessionIndex:
         )
         return [
             metadata
-            for metadata in _unique(await self._resolve(merged))
+            for metadata in _unique(await self._resolve(merged, summaries=summaries))
             if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
         ]
 
@@ -196,21 +207,44 @@ class SessionIndex:
                 parsed.append(entry)
         return parsed
 
-    async def listing(self, bucket_key: str, entry: ParsedEntry) -> Listing:
-        """Returns an entry's validated listing, from its key or (``~+``) its body.
+    async def listing(self, bucket_key: str, entry: ParsedEntry, *, summaries: bool = False) -> Listing:
+        """Returns an entry's validated listing, from its key or (``~+``) its body; with ``summaries``, its
+        metadata carries the session's summary too (from the key, or the body when the key says ``s=+``).
+
+        A summary that does not validate is logged and left out: the session is still listed.
 
         Raises:
             InvalidInput: a malformed or planted listing.
             CorruptObject: an undecodable body.
         """
+        body: EntryBody | None = None
         text = entry.listing
         if text is None:
-            stored = await self._store.get(bucket_key, max_bytes=self._max_bytes)
-            document = decode_document(stored.body, kind="entry", max_bytes=self._max_bytes, key=bucket_key)
-            text = validate(EntryBody, document, key=bucket_key).listing
-        return parse_listing(entry, text)
+            body = await self._body(bucket_key)
+            if body.listing is None:
+                raise InvalidInput("the entry's key ends ~+ but its body holds no listing")
+            text = body.listing
+        listing = parse_listing(entry, text)
+        if not summaries or (listing.summary_text is None and not listing.summary_in_body and body is None):
+            return listing
+        try:
+            if listing.summary_text is not None:
+                summary = summary_of(listing, key=bucket_key)
+            else:
+                if body is None:
+                    body = await self._body(bucket_key)
+                summary = check_summary(body.summary)
+        except (InvalidInput, CorruptObject) as exc:
+            log.warning("index: leaving out the summary of %r: %s", bucket_key[:200], exc)
+            return listing
+        return replace(listing, metadata=listing.metadata.model_copy(update={"summary": summary}))
 
-    async def _resolve(self, entries: Sequence[ParsedEntry]) -> list[SessionMetadata]:
+    async def _body(self, bucket_key: str) -> EntryBody:
+        stored = await self._store.get(bucket_key, max_bytes=self._max_bytes)
+        document = decode_document(stored.body, kind="entry", max_bytes=self._max_bytes, key=bucket_key)
+        return validate(EntryBody, document, key=bucket_key)
+
+    async def _resolve(self, entries: Sequence[ParsedEntry], *, summaries: bool = False) -> list[SessionMetadata]:
         """Validates entries (reading ``~+`` bodies in one wave) and keeps one per session: the newest revision
         of the current incarnation (asking the head which incarnation is current only when two disagree)."""
         manifest = await self._manifest.get(create=False)
@@ -219,7 +253,7 @@ class SessionIndex:
         async def load(entry: ParsedEntry) -> Listing | None:
             key = self._layout.index_bucket(fanout_bucket_of(entry.session_id, fanout)) + entry.name
             try:
-                return await self.listing(key, entry)
+                return await self.listing(key, entry, summaries=summaries)
             except (InvalidInput, CorruptObject, ObjectMissing) as exc:
                 log.warning("index: ignoring the entry %r: %s", key[:200], exc)
                 return None

@@ -8,6 +8,7 @@ start again from the newer head, once.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..errors import CorruptObject, InvalidInput
@@ -33,6 +34,7 @@ def metadata_of(session_id: str, state: HeadState) -> SessionMetadata:
         total_tokens=stored.total_tokens,
         parent_id=stored.parent_id,
         forked_at_turn=stored.forked_at_turn,
+        summary=copy.deepcopy(stored.summary),
         version=state.etag,
     )
 

@@ -12,6 +12,7 @@ A partial session (``resume(id, last_turns=K)``) saves like a whole one: its omi
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from ..validation import (
     check_created_at,
     check_name,
     check_session_id,
+    check_summary,
     check_tags,
     new_session_id,
 )
@@ -277,6 +279,7 @@ def _stored_metadata(caller: SessionMetadata, base: HeadRecord | None, merge_nam
         total_tokens=caller.total_tokens,
         parent_id=base.metadata.parent_id if base is not None else caller.parent_id,
         forked_at_turn=base.metadata.forked_at_turn if base is not None else caller.forked_at_turn,
+        summary=copy.deepcopy(caller.summary),
     )
 
 
@@ -289,6 +292,7 @@ def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
         check_agent_name(metadata.agent_name)
         check_count(metadata.total_tokens, name="total_tokens")
         check_created_at(metadata.created_at)
+        check_summary(metadata.summary)
         if metadata.parent_id is not None:
             check_session_id(metadata.parent_id)
     except InvalidInput as exc:

@@ -45,6 +45,7 @@ METADATA_FIELDS: tuple[MetadataField, ...] = (
     MetadataField("total_tokens", "metadata", "tk"),
     MetadataField("parent_id", "metadata", "p", always=False),
     MetadataField("forked_at_turn", "metadata", "f", always=False),
+    MetadataField("summary", "metadata", "s", always=False),
     MetadataField("version", "etag", "v"),
 )
 
@@ -57,5 +58,7 @@ REQUIRED_CODES = frozenset(field.index for field in METADATA_FIELDS if field.ind
     ENTRY_ONLY_CODES
 )
 """The codes every listing carries."""
+SUMMARY_CODE = "s"
+"""The summary's code: always the listing's last field, and the only one whose value may be in the body."""
 REPEATED_CODE = "t"
 """The one code that repeats (a tag each)."""

@@ -6,9 +6,12 @@ An entry is an empty object at::
 
 ``f`` spreads sessions over a small fan-out of S3 partitions; ``rts`` is 13 digits of 10^13 - 1 - `updated_at`
 in milliseconds, so S3's lexicographic LIST order is newest first, ties by id. The listing is every field
-`list` returns, percent-encoded (``~`` too, so ``~`` only ever separates). When a key would pass
-`ENTRY_KEY_LIMIT` bytes (long names, many tags), it keeps only the fixed fields and ends ``~+``, and the
-object's body holds the full listing.
+`list` returns, percent-encoded (``~`` too, so ``~`` only ever separates). A session's ``summary`` (the
+caller's small JSON object) is the listing's last field, ``s=`` and its compact JSON, when the key still fits
+`ENTRY_KEY_LIMIT` bytes; otherwise the key says ``s=%2B`` (``+``: in the body) and the object's body holds it,
+so a `list()` that does not ask for summaries never reads a body for one. When even the listing without the
+summary would pass the limit (long names, many tags), the key keeps only the fixed fields and ends ``~+``, and
+the body holds the rest of the listing and the summary.
 
 An entry's key is a pure function of the head it describes and that head's ETag, so the next commit can compute
 the key it replaces and delete it without a read. Everything parsed from a key is validated like caller input:
@@ -25,13 +28,16 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..models import SessionMetadata, page_cursor
-from ..validation import check_name, check_session_id, check_tag, is_session_id
-from .fields import LISTING_CODES, REPEATED_CODE, REQUIRED_CODES
+from ..validation import check_name, check_session_id, check_summary, check_tag, is_session_id
+from .fields import LISTING_CODES, REPEATED_CODE, REQUIRED_CODES, SUMMARY_CODE
+from .json_values import decode_json, encode_checked
 from .records import HeadRecord
 
 ENTRY_KEY_LIMIT = 900
 """Bytes of key above which the listing moves into the entry's body (S3 allows 1,024)."""
 OVERFLOW_MARK = "+"
+SUMMARY_IN_BODY = "+"
+"""The value of the summary field when the entry's body holds the summary (no JSON text is ``+``)."""
 _RTS = re.compile(r"[0-9]{13}")
 _VERSION = re.compile(r"[0-9A-Za-z._:/+=-]{1,200}")
 _INCARNATION_TAIL = re.compile(r"[0-9a-f]{12}")
@@ -79,10 +85,21 @@ def _encode(fields: list[tuple[str, str]]) -> str:
 
 @dataclass(frozen=True)
 class EntryName:
-    """An index entry: its name under ``index/{f}/`` and, for an overflowing listing, the body that holds it."""
+    """An index entry: its name under ``index/{f}/`` and what its body holds when the key could not.
+
+    Attributes:
+        name: The key under ``index/{f}/``.
+        body_listing: The listing's variable fields (the key ends ``~+``), or None.
+        body_summary: The session's summary when the key does not carry it, or None.
+    """
 
     name: str
     body_listing: str | None = None
+    body_summary: dict[str, Any] | None = None
+
+    @property
+    def has_body(self) -> bool:
+        return self.body_listing is not None or self.body_summary is not None
 
 
 def entry_name(session_id: str, head: HeadRecord, version: str, *, prefix_bytes: int) -> EntryName:
@@ -93,10 +110,22 @@ def entry_name(session_id: str, head: HeadRecord, version: str, *, prefix_bytes:
     """
     fixed, variable = _fields(head, version)
     start = f"{rts_of(head.metadata.updated_at)}~{session_id}~"
-    full = _encode(fixed + variable)
-    if prefix_bytes + len((start + full).encode("utf-8")) <= ENTRY_KEY_LIMIT:
-        return EntryName(start + full)
-    return EntryName(f"{start}{_encode(fixed)}~{OVERFLOW_MARK}", body_listing=full)
+    summary = head.metadata.summary
+
+    def fits(listing: str) -> bool:
+        return prefix_bytes + len((start + listing).encode("utf-8")) <= ENTRY_KEY_LIMIT
+
+    listing = _encode(fixed + variable)
+    if summary is None and fits(listing):
+        return EntryName(start + listing)
+    if summary is not None:
+        inline = _encode([*fixed, *variable, (SUMMARY_CODE, encode_checked(summary).decode("utf-8"))])
+        if fits(inline):
+            return EntryName(start + inline)
+        marked = _encode([*fixed, *variable, (SUMMARY_CODE, SUMMARY_IN_BODY)])
+        if fits(marked):
+            return EntryName(start + marked, body_summary=summary)
+    return EntryName(f"{start}{_encode(fixed)}~{OVERFLOW_MARK}", body_listing=listing, body_summary=summary)
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,22 @@ class Listing:
     metadata: SessionMetadata
     incarnation_tail: str
     revision: int
+    summary_text: str | None = None
+    """The summary's JSON as the key carries it (parsed only when asked for: `summary_of`)."""
+    summary_in_body: bool = False
+    """Whether the entry's body holds the summary."""
+
+
+def summary_of(listing: Listing, *, key: str) -> dict[str, Any] | None:
+    """Returns the summary a listing's key carries, validated like caller input (None if it carries none).
+
+    Raises:
+        CorruptObject: not JSON.
+        InvalidInput: not an object, or over the size bound.
+    """
+    if listing.summary_text is None:
+        return None
+    return check_summary(decode_json(listing.summary_text.encode("utf-8"), key=key))
 
 
 def _count(value: str, field: str) -> int:
@@ -200,6 +245,7 @@ def parse_listing(entry: ParsedEntry, listing: str) -> Listing:
         "total_tokens": _count(values["tk"], "tk"),
         "parent_id": check_session_id(values["p"]) if "p" in values else None,
         "forked_at_turn": _count(values["f"], "f") if "f" in values else None,
+        "summary": None,
         "version": '"' + values["v"] + '"',
     }
     if len(fields["tags"]) > 64 or not math.isfinite(fields["created_at"]):
@@ -207,4 +253,6 @@ def parse_listing(entry: ParsedEntry, listing: str) -> Listing:
     metadata = SessionMetadata.model_construct(**fields)
     if page_cursor(metadata) != entry.cursor:
         raise InvalidInput("index listing does not match its position")
-    return Listing(metadata, values["i"], _count(values["r"], "r"))
+    summary = values.get(SUMMARY_CODE)
+    in_body = summary == SUMMARY_IN_BODY
+    return Listing(metadata, values["i"], _count(values["r"], "r"), None if in_body else summary, in_body)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import InvalidInput
-from ..validation import check_agent_name, check_count, check_name, check_session_id, check_tags
+from ..validation import check_agent_name, check_count, check_name, check_session_id, check_summary, check_tags
 
 FORMAT = 2
 READABLE_FORMATS = frozenset({1, 2})
@@ -130,6 +130,7 @@ class StoredMetadata(Record):
     total_tokens: int = 0
     parent_id: str | None = None
     forked_at_turn: int | None = None
+    summary: dict[str, Any] | None = None
 
     @field_validator("name")
     @classmethod
@@ -157,6 +158,11 @@ class StoredMetadata(Record):
         if not math.isfinite(value) or not 0 <= value <= MAX_STORED_TIME:
             raise ValueError(f"time {value!r} is not a Unix time")
         return value
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else _as_stored(check_summary, value)
 
     @field_validator("turn_count", "total_tokens", "forked_at_turn")
     @classmethod
@@ -343,7 +349,9 @@ def is_incarnation(value: object) -> bool:
 
 
 class EntryBody(Record):
-    """The body of an index entry whose listing did not fit its key (the key ends ``~+``)."""
+    """The body of an index entry that did not fit its key: the whole listing (the key ends ``~+``), or only the
+    session's summary (the key's listing says ``s=+``)."""
 
     kind: Literal["entry"] = "entry"
-    listing: str
+    listing: str | None = None
+    summary: dict[str, Any] | None = None

@@ -17,15 +17,17 @@ number of times with jittered back-off (`SessionManager.update`), then raises `C
 the batch, then reports it).
 
 Summaries: each append to a main transcript folds its entries into the SDK's summary
-(``fold_session_summary``) and stores it in the same commit, in ``state["claude_agent_sdk_summary"]``, so
-``list_session_summaries`` never re-folds a transcript and its ``mtime`` is the commit's own time, the clock
-``list_sessions`` reports (Unix milliseconds of ``updated_at``).
+(``fold_session_summary``) and stores it in the same commit as the session's ``summary``, which the index
+carries (`SessionMetadata.summary`), so ``list_session_summaries`` reads no transcript, never re-folds one,
+and its ``mtime`` is the commit's own time, the clock ``list_sessions`` reports (Unix milliseconds of
+``updated_at``). A summary over the index's 8 KiB (a pasted prompt of that size) stays in
+``state["claude_agent_sdk_summary"]`` instead, as every summary did before the index carried them.
 
 What it costs per flushed batch (once per turn in the SDK's default ``batched`` mode): a conditional PUT of the
 head plus a PUT of its index entry, uploading the new entries and the inline tail, never the history; ``load`` is
 one GET (two round trips for a long history); ``list_sessions`` and ``list_subkeys`` one listing of the index;
-``list_session_summaries`` that listing plus one GET of each of the project's main transcripts, in parallel
-(the index does not carry the summary yet; see the README).
+``list_session_summaries`` that listing, plus a GET of a small index entry body for each summary too long to
+ride in its entry's key (about 500 bytes of JSON), and of the transcript's head for one kept in its state.
 
 Requires ``pip install 's3sessions[claude-agent-sdk]'`` (its protocol types and ``fold_session_summary``; the
 SDK is imported when a main transcript is first appended to).
@@ -144,7 +146,12 @@ class ClaudeSessionStore(AsyncClosing):
             state = session.state if isinstance(session.state, dict) else {}
             state.setdefault(KEY_STATE, {name: str(value) for name, value in key.items()})
             if main:
-                state[SUMMARY_STATE] = _fold(state.get(SUMMARY_STATE), key, new)
+                folded = _fold(state.pop(SUMMARY_STATE, None) or session.metadata.summary, key, new)
+                try:
+                    session.metadata.summary = folded
+                except InvalidInput:  # over the index's bound: kept with the transcript instead
+                    session.metadata.summary = None
+                    state[SUMMARY_STATE] = folded
             session.state = state
             session.messages.extend(new)
 
@@ -177,32 +184,28 @@ class ClaudeSessionStore(AsyncClosing):
         Each summary's ``mtime`` is its transcript's commit time (the clock of `list_sessions`); transcripts
         written before summaries were kept have none (the SDK then derives theirs with ``load``).
 
-        S3 requests: one listing of the index, then one GET per main transcript of the project (in parallel,
-        `PARALLEL_READS` at once).
+        S3 requests: one listing of the index with summaries (see `SessionManager.list`: a GET of the entry's
+        body for each summary too long for its key), plus a GET of the head for each summary kept in the
+        transcript's state (over 8 KiB, or written before the index carried summaries), `PARALLEL_READS` at once.
         """
         limit = asyncio.Semaphore(PARALLEL_READS)
 
-        async def summary(session_id: str) -> SessionSummaryEntry | None:
+        async def from_state(session_id: str) -> SessionSummaryEntry | None:
             async with limit:
                 try:
                     session = await self.manager.resume(session_id)  # not kept: a listing may read thousands
                 except SessionNotFound:
                     return None
-            if not isinstance(session.state, dict):
-                return None
-            stored = session.state.get(SUMMARY_STATE)
-            data = stored.get("data") if isinstance(stored, dict) else None
-            if not isinstance(stored, dict) or not isinstance(data, dict):
-                return None
-            entry: SessionSummaryEntry = {
-                "session_id": str(stored["session_id"]),
-                "mtime": _mtime(session.metadata),
-                "data": dict(data),
-            }
-            return entry
+            stored = session.state.get(SUMMARY_STATE) if isinstance(session.state, dict) else None
+            return _summary_entry(stored, session.metadata)
 
-        listed = [metadata.id for _, metadata in await self._main_transcripts(project_key)]
-        return [entry for entry in await gather(summary(i) for i in listed) if entry is not None]
+        async def summary(metadata: SessionMetadata) -> SessionSummaryEntry | None:
+            if metadata.summary is not None:
+                return _summary_entry(metadata.summary, metadata)
+            return await from_state(metadata.id)
+
+        listed = await self._main_transcripts(project_key, summaries=True)
+        return [entry for entry in await gather(summary(metadata) for _, metadata in listed) if entry is not None]
 
     async def list_subkeys(self, key: SessionListSubkeysKey) -> list[str]:
         """Lists the subpaths (subagent transcripts) stored under a session.
@@ -249,11 +252,13 @@ class ClaudeSessionStore(AsyncClosing):
             writer.held = None
         return writer.held
 
-    async def _main_transcripts(self, project_key: str) -> list[tuple[str, SessionMetadata]]:
+    async def _main_transcripts(
+        self, project_key: str, *, summaries: bool = False
+    ) -> list[tuple[str, SessionMetadata]]:
         """(escaped session id, metadata) of the project's main transcripts."""
         project = _project_hash(project_key)
         listed = []
-        for metadata in await self.manager.list():
+        for metadata in await self.manager.list(summaries=summaries):
             parts = metadata.id.split(".")
             if len(parts) == 2 and parts[0] == project:
                 listed.append((parts[1], metadata))
@@ -271,6 +276,19 @@ class ClaudeSessionStore(AsyncClosing):
 def _mtime(metadata: SessionMetadata) -> int:
     """The transcript's storage time in Unix milliseconds: its last commit (``updated_at``)."""
     return int(metadata.updated_at * 1000)
+
+
+def _summary_entry(stored: Any, metadata: SessionMetadata) -> SessionSummaryEntry | None:
+    """The SDK's summary entry from a stored fold (None when there is none, or it is not one)."""
+    data = stored.get("data") if isinstance(stored, dict) else None
+    if not isinstance(stored, dict) or not isinstance(data, dict):
+        return None
+    entry: SessionSummaryEntry = {
+        "session_id": str(stored.get("session_id", "")),
+        "mtime": _mtime(metadata),
+        "data": dict(data),
+    }
+    return entry
 
 
 def _fold(previous: Any, key: SessionKey, entries: list[Any]) -> dict[str, Any]:

@@ -259,12 +259,56 @@ async def test_requests_per_flushed_batch(s3_endpoint, capsys):
     # The head and the new index entry; the superseded entry's DeleteObjects (S3 does not bill DELETEs).
     assert sorted(turn) == ["DeleteObjects", "PutObject", "PutObject"]
     assert load == ["GetObject"]
-    assert "GetObject" in summaries and len(summaries) == len(listing) + 1  # the listing, then the one transcript
+    assert summaries == listing  # the index carries the summary: no transcript is read
     with capsys.disabled():
         print(
             f"\nClaude Agent SDK per flushed turn: {summary(turn)}; load: {summary(load)};"
             f" list_sessions: {summary(listing)}; list_session_summaries (1 session): {summary(summaries)}"
         )
+
+
+async def test_summaries_come_from_the_index_whatever_their_size(s3_endpoint):
+    """Short summaries ride in the index keys, longer ones in the entries' bodies, those over the index's 8 KiB
+    (and those written before the index carried summaries) in the transcript; the SDK gets the same folds."""
+    from claude_agent_sdk import fold_session_summary
+
+    from s3sessions import Session, SessionMetadata
+    from s3sessions.integrations.claude_agent_sdk import SUMMARY_STATE
+
+    counter = RequestCounter()
+    async with counted_manager(s3_endpoint, "claude-summaries/", counter) as sessions:
+        store = ClaudeSessionStore(sessions)
+        expected = {}
+        for title in (None, "a long title " * 80, "pasted " * 2000):  # the SDK cuts prompts, never titles
+            key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
+            turn = Transcript(key["session_id"]).turns()[0]
+            if title is not None:
+                turn.append({"type": "custom-title", "customTitle": title, "sessionId": key["session_id"]})
+            await store.append(key, turn)
+            expected[key["session_id"]] = fold_session_summary(None, key, turn)["data"]
+        old_key = {"project_key": PROJECT, "session_id": str(uuid.uuid4())}
+        old_fold = {"session_id": old_key["session_id"], "data": {"custom_title": "from before"}}
+        await sessions.save(
+            Session(
+                metadata=SessionMetadata(id=storage_id(PROJECT, old_key["session_id"]), agent_name="claude-agent-sdk"),
+                messages=[{"type": "user", "uuid": "x"}],
+                state={SUMMARY_STATE: old_fold},
+            )
+        )
+        expected[old_key["session_id"]] = old_fold["data"]
+        counter.take()
+        listed = await ClaudeSessionStore(sessions).list_session_summaries(PROJECT)
+        requests = counter.take()
+        assert {entry["session_id"]: entry["data"] for entry in listed} == expected
+        # The index's LISTs; the long title's entry body; the pasted title's and the old transcript's heads.
+        assert sorted(set(requests)) == ["GetObject", "ListObjectsV2"] and requests.count("GetObject") == 3
+        mtimes = {entry["session_id"]: entry["mtime"] for entry in await store.list_sessions(PROJECT)}
+        assert {entry["session_id"]: entry["mtime"] for entry in listed} == mtimes
+        # The next append folds on from the index's copy (and moves an old transcript's summary there).
+        await store.append(old_key, [Transcript(old_key["session_id"]).user("next")])
+        resumed = await sessions.resume(storage_id(PROJECT, old_key["session_id"]))
+        assert resumed.metadata.summary is not None and SUMMARY_STATE not in resumed.state
+        assert resumed.metadata.summary["data"]["custom_title"] == "from before"
 
 
 @pytest.mark.millisecond_times

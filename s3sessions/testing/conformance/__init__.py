@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from .operations import *  # noqa: F403
 from .pages import *  # noqa: F403
+from .summaries import *  # noqa: F403
 from .support import SettableClock as SettableClock
 from .support import clock as clock
 from .support import saved_session as saved_session
