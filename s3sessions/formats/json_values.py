@@ -124,12 +124,16 @@ def encode_messages(messages: Sequence[object], *, label: str = "messages", star
 def decode_json(raw: bytes | memoryview, *, key: str, session_id: str | None = None) -> Any:
     """Parses stored JSON (bounded: pydantic-core refuses more than 201 levels and over-long numbers).
 
+    ``cache_strings="all"``: pydantic-core reuses one object for each repeated short string (roles, block
+    types, tool names), values as well as keys: about a quarter less decode CPU on a long history than caching
+    keys only, and less memory (measured: ``benchmarks/cpu.py``).
+
     Raises:
         CorruptObject: not JSON, not UTF-8, nested beyond the parser's bound, or a number out of range.
     """
     try:
         return pydantic_core.from_json(
-            bytes(raw) if isinstance(raw, memoryview) else raw, cache_strings="keys", allow_inf_nan=False
+            bytes(raw) if isinstance(raw, memoryview) else raw, cache_strings="all", allow_inf_nan=False
         )
     except ValueError as exc:
         raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc

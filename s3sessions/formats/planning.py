@@ -18,7 +18,11 @@ from .bodies import lines_digest, lines_size, ref_digest
 from .records import SegmentRef
 
 TAIL_BYTES = 64 * 1024
-SEGMENT_BYTES = 1024 * 1024
+SEGMENT_BYTES = 4 * 1024 * 1024
+"""4 MiB of JSON (about 1 MiB stored): each GET costs the client about 3.5 ms of SDK CPU, so a 12 MiB history
+resumes in 4-9 GETs instead of 13-16 (about a fifth less resume CPU); the price, measured growing a session
+turn by turn to 10,000 messages: 9.0 MiB of segments uploaded over its life instead of 7.4, the largest
+single seal 637 KiB instead of 228 KiB (a session grown one turn per save to 10,000 `benchmarks.data` messages)."""
 
 
 @dataclass(frozen=True)
