@@ -52,8 +52,9 @@ class SessionMetadata(BaseModel):
         forked_at_turn: For a fork, how many turns it shares with its parent.
         summary: The caller's small JSON object about the session (a title, its first prompt: at most 8 KiB as
             compact JSON), stored as given and carried by the index, so that ``list(summaries=True)`` returns it
-            without reading any session. Fork, rewind, tag and rename keep it. ``list()`` leaves it None unless
-            asked (parsing thousands of summaries is not free).
+            without reading any session. Fork, rewind, tag and rename keep it; restore brings back the restored
+            version's; a stale save that merges (see `SessionManager.save`) stores the saving copy's, as it does
+            ``total_tokens``. ``list()`` leaves it None unless asked (parsing thousands of summaries is not free).
         version: The opaque ETag of the head this copy was read from; None if never saved.
     """
 

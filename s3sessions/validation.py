@@ -20,9 +20,9 @@ MAX_TAG_LENGTH = 64
 MAX_TAGS = 64
 MAX_PREFIX_LENGTH = 512
 MAX_FUTURE_SECONDS = 24 * 3600
+"""How far ahead of the clock a caller's ``created_at`` may be (clock skew between machines, not the year 2100)."""
 MAX_SUMMARY_BYTES = 8192
 """Compact JSON bytes a session's ``summary`` may take: the index carries it, so it must stay small."""
-"""How far ahead of the clock a caller's ``created_at`` may be (clock skew between machines, not the year 2100)."""
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _PREFIX_FORBIDDEN = frozenset("*?[]{}\\")

@@ -12,7 +12,7 @@ import pytest
 import zstandard
 from conftest import BUCKET, LATER, attach_counter
 
-from s3sessions import CorruptObject, S3SessionManager, Session, SessionNotFound, StorageError
+from s3sessions import CorruptObject, S3SessionManager, Session, SessionMetadata, SessionNotFound, StorageError
 from s3sessions.admin.fsck import fsck
 
 
@@ -374,17 +374,20 @@ async def test_history_and_restore_undo_a_rewind_and_keep_the_index_right(s3_end
     async with S3SessionManager(
         bucket=BUCKET, prefix="hist/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
     ) as manager:
-        session = Session()
+        session = Session(metadata=SessionMetadata(summary={"turns": 8}))
         for index in range(8):
             session.messages.extend(tool_turn(index))
         await manager.save(session)
         await manager.tag(session.id, ["kept"])
-        await manager.rewind(session.id, 2)
-        versions = await manager.history(session.id)
-        assert [v.turn_count for v in versions[:3]] == [3, 8, 8] and versions[0].current
-        assert [v.revision for v in versions[:3]] == [3, 2, 1]
-        restored = await manager.restore(session.id, versions[1].version_id)
+        rewound = await manager.rewind(session.id, 2)
+        rewound.metadata.summary = {"turns": 3}
+        await manager.save(rewound)
+        versions = await manager.history(session.id)  # the summary's save, the rewind, the tag, the save
+        assert [v.turn_count for v in versions[:4]] == [3, 3, 8, 8] and versions[0].current
+        assert [v.revision for v in versions[:4]] == [4, 3, 2, 1]
+        restored = await manager.restore(session.id, versions[2].version_id)
         assert restored.turn_count == 8 and restored.tags == ["kept"]
+        assert restored.summary == {"turns": 8}  # the summary of the content restored
         loaded = await manager.resume(session.id)
         assert loaded.messages == session.messages
         assert [(m.id, m.turn_count) for m in await manager.list()] == [(session.id, 8)]
@@ -395,7 +398,7 @@ async def test_history_and_restore_undo_a_rewind_and_keep_the_index_right(s3_end
         assert (await manager.resume(session.id)).messages == session.messages
         # Once fsck collected the segments an old version needs, restoring it is a clear error.
         with pytest.raises(CorruptObject, match="collected by `fsck --repair`"):
-            await manager.restore(session.id, versions[2].version_id)
+            await manager.restore(session.id, versions[3].version_id)
         assert (await manager.resume(session.id)).messages == session.messages
 
 

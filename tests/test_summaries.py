@@ -61,3 +61,48 @@ async def test_a_planted_summary_is_left_out_and_its_session_still_listed(s3_end
         assert (await manager.resume(session.id)).metadata.summary == SMALL  # the head is the truth
         assert await manager.reindex() == 1
         assert (await manager.list(summaries=True))[0].summary == SMALL
+
+
+async def test_a_page_reads_summary_bodies_only_for_the_sessions_it_returns(s3_endpoint):
+    async with S3SessionManager(bucket=BUCKET, prefix="sumpage/", endpoint_url=s3_endpoint) as manager:
+        made = [await saved_session(manager, turns=1, summary=MEDIUM) for _ in range(12)]
+        counter = await attach_counter(manager)
+        page = await manager.list_page(2, summaries=True)
+        assert [m.id for m in page.sessions] == [made[-1].id, made[-2].id]
+        assert all(m.summary == MEDIUM for m in page.sessions)
+        assert counter.count("GetObject") == 2  # not one per entry the fan-out's LISTs merged
+
+
+async def test_a_summary_body_deleted_by_a_commit_mid_listing_leaves_the_session_listed(s3_endpoint, s3):
+    """A commit deletes the entry it replaces; a listing that saw the old key must still list the session."""
+    async with S3SessionManager(bucket=BUCKET, prefix="sumrace/", endpoint_url=s3_endpoint, fanout=1) as manager:
+        session = await saved_session(manager, turns=1, summary=MEDIUM)
+        (key,) = (item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="sumrace/index/")["Contents"])
+        original_get = manager.store.get
+
+        async def get_after_a_commit(object_key: str, **options):
+            if object_key == key:
+                s3.delete_object(Bucket=BUCKET, Key=key)  # as the replacing commit's DeleteObjects would
+            return await original_get(object_key, **options)
+
+        manager.store.get = get_after_a_commit  # type: ignore[method-assign,assignment]
+        (listed,) = await manager.list(summaries=True)
+        assert (listed.id, listed.summary) == (session.id, None)
+
+
+async def test_fsck_reports_and_repairs_a_damaged_summary_body(s3_endpoint, s3):
+    from conftest import LATER
+
+    from s3sessions.admin.fsck import fsck
+
+    async with S3SessionManager(bucket=BUCKET, prefix="sumfsck/", endpoint_url=s3_endpoint, fanout=1) as manager:
+        session = await saved_session(manager, turns=1, summary=MEDIUM)
+        (key,) = (item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="sumfsck/index/")["Contents"])
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"")  # the body that held the summary, lost
+        assert not (await fsck(manager, grace_seconds=0, now=LATER)).clean
+        await fsck(manager, repair=True, grace_seconds=0, now=LATER)
+        assert (await fsck(manager, grace_seconds=0, now=LATER)).clean
+        assert (await manager.list(summaries=True))[0].summary == MEDIUM
+        session.metadata.summary = {"after": "repair"}
+        await manager.save(session)
+        assert (await manager.list(summaries=True))[0].summary == {"after": "repair"}

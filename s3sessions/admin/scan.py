@@ -118,9 +118,10 @@ async def _valid(manager: S3SessionManager, raw: RawEntry) -> bool:
     assert raw.parsed is not None
     try:
         if raw.parsed.listing is None:
-            await manager.index.listing(raw.key, raw.parsed)
+            listing = await manager.index.listing(raw.key, raw.parsed)
         else:
-            parse_listing(raw.parsed, raw.parsed.listing)
+            listing = parse_listing(raw.parsed, raw.parsed.listing)
+        await manager.index.with_summary(raw.key, listing, strict=True)  # a summary body counts too
     except (InvalidInput, CorruptObject, ObjectMissing):
         return False
     return True

@@ -227,6 +227,7 @@ class EditProtocols:
                 now=self._clock(),
                 total_tokens=old.record.metadata.total_tokens,
                 agent_name=old.record.metadata.agent_name,
+                summary=old.record.metadata.summary,  # it describes the restored content
             )
             return Proposal.head(
                 record, state_json=old.state_json, tail_lines=old.tail_lines, max_bytes=self._objects.max_bytes

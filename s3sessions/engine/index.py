@@ -34,6 +34,14 @@ _CURSOR_END = "~~"
 
 
 @dataclass(frozen=True)
+class Chosen:
+    """An entry's key and its validated listing."""
+
+    key: str
+    listing: Listing
+
+
+@dataclass(frozen=True)
 class RawEntry:
     """An index key as listed, with what could be made of it (for fsck and reindex)."""
 
@@ -121,7 +129,7 @@ class SessionIndex:
         filtered = tag is not None or agent_name is not None
         per_bucket = 1000 if filtered else min(1000, limit + _PAGE_SLACK)
         buckets = [self._layout.index_bucket(bucket) for bucket in range(manifest.fanout)]
-        found: list[SessionMetadata] = []
+        found: list[Chosen] = []
         position = cursor
         while True:
             pages = await gather(
@@ -143,15 +151,16 @@ class SessionIndex:
                 merged = [entry for entry in merged if entry.name <= horizon.name]
             merged.sort(key=lambda entry: entry.name)
             found += [
-                metadata
-                for metadata in await self._resolve(merged, summaries=summaries)
-                if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
+                chosen
+                for chosen in await self._resolve(merged)
+                if (tag is None or tag in chosen.listing.metadata.tags)
+                and (agent_name is None or chosen.listing.metadata.agent_name == agent_name)
             ]
             sessions = _unique(found)
             if horizon is None or len(sessions) >= limit:
                 break
             position = horizon.cursor
-        page_sessions = sessions[:limit]
+        page_sessions = await self._finish(sessions[:limit], summaries)
         more = len(sessions) > limit or horizon is not None
         return SessionPage(
             sessions=page_sessions, next_cursor=_cursor(page_sessions[-1]) if more and page_sessions else None
@@ -173,11 +182,15 @@ class SessionIndex:
                 key=lambda entry: entry.name,
             )
         )
-        return [
-            metadata
-            for metadata in _unique(await self._resolve(merged, summaries=summaries))
-            if (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
-        ]
+        return await self._finish(
+            [
+                chosen
+                for chosen in _unique(await self._resolve(merged))
+                if (tag is None or tag in chosen.listing.metadata.tags)
+                and (agent_name is None or chosen.listing.metadata.agent_name == agent_name)
+            ],
+            summaries,
+        )
 
     async def keys_of(self, session_id: str) -> list[str]:
         """Returns every entry key of one session, found by listing its whole fan-out bucket (the slow path, for
@@ -207,77 +220,98 @@ class SessionIndex:
                 parsed.append(entry)
         return parsed
 
-    async def listing(self, bucket_key: str, entry: ParsedEntry, *, summaries: bool = False) -> Listing:
-        """Returns an entry's validated listing, from its key or (``~+``) its body; with ``summaries``, its
-        metadata carries the session's summary too (from the key, or the body when the key says ``s=+``).
-
-        A summary that does not validate is logged and left out: the session is still listed.
+    async def listing(self, bucket_key: str, entry: ParsedEntry) -> Listing:
+        """Returns an entry's validated listing, from its key or (``~+``) its body (whose summary it keeps, unread).
 
         Raises:
             InvalidInput: a malformed or planted listing.
             CorruptObject: an undecodable body.
         """
-        body: EntryBody | None = None
         text = entry.listing
-        if text is None:
-            body = await self._body(bucket_key)
-            if body.listing is None:
-                raise InvalidInput("the entry's key ends ~+ but its body holds no listing")
-            text = body.listing
-        listing = parse_listing(entry, text)
-        if not summaries or (listing.summary_text is None and not listing.summary_in_body and body is None):
-            return listing
+        if text is not None:
+            return parse_listing(entry, text)
+        body = await self._body(bucket_key)
+        if body.listing is None:
+            raise InvalidInput("the entry's key ends ~+ but its body holds no listing")
+        listing = parse_listing(entry, body.listing)
+        if body.summary is not None:
+            listing = replace(listing, summary_in_body=True, body_summary=body.summary)
+        return listing
+
+    async def with_summary(self, bucket_key: str, listing: Listing, *, strict: bool = False) -> SessionMetadata:
+        """Returns the listing's metadata with the session's summary, from the key or the entry's body.
+
+        A summary that cannot be read is logged and left out (the session is still listed), or with ``strict``
+        (fsck, reindex) raised.
+
+        Raises:
+            InvalidInput, CorruptObject, ObjectMissing: only with ``strict``.
+        """
         try:
             if listing.summary_text is not None:
                 summary = summary_of(listing, key=bucket_key)
+            elif listing.summary_in_body:
+                raw = listing.body_summary
+                if raw is None:
+                    raw = (await self._body(bucket_key)).summary
+                summary = check_summary(raw)
+                if summary is None:
+                    raise InvalidInput("the entry's key says its body holds the summary, but the body holds none")
             else:
-                if body is None:
-                    body = await self._body(bucket_key)
-                summary = check_summary(body.summary)
-        except (InvalidInput, CorruptObject) as exc:
+                return listing.metadata
+        except (InvalidInput, CorruptObject, ObjectMissing) as exc:  # missing: a commit replaced it meanwhile
+            if strict:
+                raise
             log.warning("index: leaving out the summary of %r: %s", bucket_key[:200], exc)
-            return listing
-        return replace(listing, metadata=listing.metadata.model_copy(update={"summary": summary}))
+            return listing.metadata
+        return listing.metadata.model_copy(update={"summary": summary})
+
+    async def _finish(self, chosen: Sequence[Chosen], summaries: bool) -> list[SessionMetadata]:
+        """The metadata of the chosen entries, with their summaries when asked (one wave of GETs for those
+        in entry bodies: only the sessions returned, never the entries a page merged and left out)."""
+        if not summaries:
+            return [item.listing.metadata for item in chosen]
+        return await gather(self.with_summary(item.key, item.listing) for item in chosen)
 
     async def _body(self, bucket_key: str) -> EntryBody:
         stored = await self._store.get(bucket_key, max_bytes=self._max_bytes)
         document = decode_document(stored.body, kind="entry", max_bytes=self._max_bytes, key=bucket_key)
         return validate(EntryBody, document, key=bucket_key)
 
-    async def _resolve(self, entries: Sequence[ParsedEntry], *, summaries: bool = False) -> list[SessionMetadata]:
+    async def _resolve(self, entries: Sequence[ParsedEntry]) -> list[Chosen]:
         """Validates entries (reading ``~+`` bodies in one wave) and keeps one per session: the newest revision
         of the current incarnation (asking the head which incarnation is current only when two disagree)."""
         manifest = await self._manifest.get(create=False)
         fanout = manifest.fanout if manifest else 1
 
-        async def load(entry: ParsedEntry) -> Listing | None:
+        async def load(entry: ParsedEntry) -> Chosen | None:
             key = self._layout.index_bucket(fanout_bucket_of(entry.session_id, fanout)) + entry.name
             try:
-                return await self.listing(key, entry, summaries=summaries)
+                return Chosen(key, await self.listing(key, entry))
             except (InvalidInput, CorruptObject, ObjectMissing) as exc:
                 log.warning("index: ignoring the entry %r: %s", key[:200], exc)
                 return None
 
-        listings = await gather(load(entry) for entry in entries)
-        by_id: dict[str, list[Listing]] = {}
+        loaded = await gather(load(entry) for entry in entries)
+        by_id: dict[str, list[Chosen]] = {}
         order: list[str] = []
-        for listing in listings:
-            if listing is None:
+        for item in loaded:
+            if item is None:
                 continue
-            session_id = listing.metadata.id
+            session_id = item.listing.metadata.id
             if session_id not in by_id:
                 order.append(session_id)
-            by_id.setdefault(session_id, []).append(listing)
-        contested = [sid for sid in order if len({item.incarnation_tail for item in by_id[sid]}) > 1]
+            by_id.setdefault(session_id, []).append(item)
+        contested = [sid for sid in order if len({item.listing.incarnation_tail for item in by_id[sid]}) > 1]
         current = dict(zip(contested, await gather(self._incarnation(sid) for sid in contested), strict=True))
-        chosen: list[SessionMetadata] = []
+        chosen: list[Chosen] = []
         for session_id in order:
             candidates = by_id[session_id]
             if session_id in current:
-                candidates = [item for item in candidates if item.incarnation_tail == current[session_id]]
+                candidates = [item for item in candidates if item.listing.incarnation_tail == current[session_id]]
             if candidates:
-                chosen.append(max(candidates, key=lambda item: item.revision).metadata)
-        chosen.sort(key=_cursor)
+                chosen.append(max(candidates, key=lambda item: item.listing.revision))
+        chosen.sort(key=lambda item: _cursor(item.listing.metadata))
         return chosen
 
     async def _incarnation(self, session_id: str) -> str | None:
@@ -297,11 +331,11 @@ def _cursor(metadata: SessionMetadata) -> str:
     return page_cursor(metadata)
 
 
-def _unique(listed: Iterable[SessionMetadata]) -> list[SessionMetadata]:
+def _unique(listed: Iterable[Chosen]) -> list[Chosen]:
     seen: set[str] = set()
     unique = []
-    for metadata in listed:
-        if metadata.id not in seen:
-            seen.add(metadata.id)
-            unique.append(metadata)
+    for item in listed:
+        if item.listing.metadata.id not in seen:
+            seen.add(item.listing.metadata.id)
+            unique.append(item)
     return unique

@@ -176,7 +176,11 @@ class SaveProtocol:
             self._objects.remember(session_id, cached.with_snapshot(plan.snapshot))
         for name in SessionMetadata.model_fields:  # refresh the caller's copy in place (no re-validation)
             value = getattr(committed, name)
-            object.__setattr__(metadata, name, list(value) if isinstance(value, list) else value)
+            if isinstance(value, list):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = copy.deepcopy(value)  # the summary: the caller's copy and the returned one stay apart
+            object.__setattr__(metadata, name, value)
         return committed
 
     async def _base(self, session_id: str, version: str | None) -> tuple[StoredHead | None, bool]:

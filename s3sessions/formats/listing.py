@@ -9,8 +9,8 @@ in milliseconds, so S3's lexicographic LIST order is newest first, ties by id. T
 `list` returns, percent-encoded (``~`` too, so ``~`` only ever separates). A session's ``summary`` (the
 caller's small JSON object) is the listing's last field, ``s=`` and its compact JSON, when the key still fits
 `ENTRY_KEY_LIMIT` bytes; otherwise the key says ``s=%2B`` (``+``: in the body) and the object's body holds it,
-so a `list()` that does not ask for summaries never reads a body for one. When even the listing without the
-summary would pass the limit (long names, many tags), the key keeps only the fixed fields and ends ``~+``, and
+so a `list()` that does not ask for summaries never reads a body for one. When even the listing with that
+marker would pass the limit (long names, many tags), the key keeps only the fixed fields and ends ``~+``, and
 the body holds the rest of the listing and the summary.
 
 An entry's key is a pure function of the head it describes and that head's ETag, so the next commit can compute
@@ -178,6 +178,8 @@ class Listing:
     """The summary's JSON as the key carries it (parsed only when asked for: `summary_of`)."""
     summary_in_body: bool = False
     """Whether the entry's body holds the summary."""
+    body_summary: Any = None
+    """The summary as a ``~+`` body held it, already read but not yet validated (None: not read)."""
 
 
 def summary_of(listing: Listing, *, key: str) -> dict[str, Any] | None:

@@ -197,7 +197,7 @@ class ClaudeSessionStore(AsyncClosing):
                 except SessionNotFound:
                     return None
             stored = session.state.get(SUMMARY_STATE) if isinstance(session.state, dict) else None
-            return _summary_entry(stored, session.metadata)
+            return _summary_entry(stored or session.metadata.summary, session.metadata)
 
         async def summary(metadata: SessionMetadata) -> SessionSummaryEntry | None:
             if metadata.summary is not None:

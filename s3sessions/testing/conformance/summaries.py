@@ -75,6 +75,17 @@ async def test_a_resumed_summary_is_the_callers_own_copy(manager: Any) -> None:
     assert listed == {"nested": {"count": 1}}
 
 
+async def test_a_saved_summary_and_the_returned_metadata_are_separate_copies(manager: Any) -> None:
+    session = Session(metadata=SessionMetadata(agent_name="coder", summary={"n": [1]}), messages=turn(0))
+    returned = await manager.save(session)
+    assert session.metadata.summary == returned.summary == {"n": [1]}
+    numbers = session.metadata.summary["n"] if session.metadata.summary else None
+    assert isinstance(numbers, list)
+    numbers.append(2)
+    assert returned.summary == {"n": [1]}
+    assert (await manager.resume(session.id)).metadata.summary == {"n": [1]}
+
+
 async def test_a_bad_summary_is_refused_and_nothing_is_written(manager: Any) -> None:
     with pytest.raises(InvalidInput, match="summary"):
         SessionMetadata(summary={"big": "x" * 9000})
