@@ -5,9 +5,10 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
-from conftest import BUCKET, attach_counter
+from conftest import BUCKET, LATER, attach_counter
 
 from s3sessions import S3SessionManager
+from s3sessions.admin.fsck import fsck
 from s3sessions.testing.conformance import saved_session
 from s3sessions.testing.conformance.summaries import SUMMARY_LARGE as LARGE
 from s3sessions.testing.conformance.summaries import SUMMARY_MEDIUM as MEDIUM
@@ -91,10 +92,6 @@ async def test_a_summary_body_deleted_by_a_commit_mid_listing_leaves_the_session
 
 
 async def test_fsck_reports_and_repairs_a_damaged_summary_body(s3_endpoint, s3):
-    from conftest import LATER
-
-    from s3sessions.admin.fsck import fsck
-
     async with S3SessionManager(bucket=BUCKET, prefix="sumfsck/", endpoint_url=s3_endpoint, fanout=1) as manager:
         session = await saved_session(manager, turns=1, summary=MEDIUM)
         (key,) = (item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="sumfsck/index/")["Contents"])
