@@ -150,12 +150,7 @@ class SessionIndex:
             if horizon is not None:
                 merged = [entry for entry in merged if entry.name <= horizon.name]
             merged.sort(key=lambda entry: entry.name)
-            found += [
-                chosen
-                for chosen in await self._resolve(merged)
-                if (tag is None or tag in chosen.listing.metadata.tags)
-                and (agent_name is None or chosen.listing.metadata.agent_name == agent_name)
-            ]
+            found += [chosen for chosen in await self._resolve(merged) if _wanted(chosen, tag, agent_name)]
             sessions = _unique(found)
             if horizon is None or len(sessions) >= limit:
                 break
@@ -182,15 +177,8 @@ class SessionIndex:
                 key=lambda entry: entry.name,
             )
         )
-        return await self._finish(
-            [
-                chosen
-                for chosen in _unique(await self._resolve(merged))
-                if (tag is None or tag in chosen.listing.metadata.tags)
-                and (agent_name is None or chosen.listing.metadata.agent_name == agent_name)
-            ],
-            summaries,
-        )
+        wanted = [chosen for chosen in _unique(await self._resolve(merged)) if _wanted(chosen, tag, agent_name)]
+        return await self._finish(wanted, summaries)
 
     async def keys_of(self, session_id: str) -> list[str]:
         """Returns every entry key of one session, found by listing its whole fan-out bucket (the slow path, for
@@ -329,6 +317,12 @@ def _cursor(metadata: SessionMetadata) -> str:
     from ..models import page_cursor
 
     return page_cursor(metadata)
+
+
+def _wanted(chosen: Chosen, tag: str | None, agent_name: str | None) -> bool:
+    """Whether an entry passes a listing's filters (the same for a page and for everything)."""
+    metadata = chosen.listing.metadata
+    return (tag is None or tag in metadata.tags) and (agent_name is None or metadata.agent_name == agent_name)
 
 
 def _unique(listed: Iterable[Chosen]) -> list[Chosen]:
