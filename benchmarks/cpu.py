@@ -3,8 +3,9 @@
 In one run, at 100 / 1,000 / 10,000 realistic coding-agent messages (`benchmarks.data`), against the benchmark
 S3 (moto in a child process, so only the client's CPU is counted, no added latency):
 
-- **s3sessions**: resume (a warm manager: the prefix's manifest known) and a one-turn save of a session that
-  came from this manager;
+- **s3sessions**: resume (a warm manager: the prefix's manifest known) of a head version it does not hold, so
+  it reads the segments (as another process would); resume of the version it holds (it saved or read it: the
+  head's GET and a copy of its snapshot); and a one-turn save of a session that came from this manager;
 - **json.loads**: decoding the same history from one JSON document (resume's floor) and ``json.dumps`` of it;
 - **naive-json**: one JSON object per session (GET + ``json.loads``; ``json.dumps`` + PUT of everything);
 - **strands-s3**: Strands' ``S3SessionManager`` (one object per message; resume builds a manager and an
@@ -115,8 +116,15 @@ async def measure_ours(
         session = Session(metadata=SessionMetadata(agent_name="coder"), messages=copy.deepcopy(messages))
         await manager.save(session)
         result: dict[str, Any] = {"stored_bytes": stored_bytes(admin, prefix)}
-        result["resume_cpu"] = _stats(await cpu_samples(lambda: manager.resume(session.id), runs))
-        result["resume_peak"] = await peak_memory(lambda: manager.resume(session.id))
+
+        async def resume_reading_segments() -> Any:
+            manager.objects.forget(session.id)  # as a manager that never held this head version would
+            return await manager.resume(session.id)
+
+        result["resume_cpu"] = _stats(await cpu_samples(resume_reading_segments, runs))
+        result["resume_peak"] = await peak_memory(resume_reading_segments)
+        await manager.resume(session.id)
+        result["resume_held_cpu"] = _stats(await cpu_samples(lambda: manager.resume(session.id), runs))
         warm = await manager.resume(session.id)  # the session comes from this manager
         pending = iter(copy.deepcopy(turns))
 
@@ -129,14 +137,19 @@ async def measure_ours(
         await save_turn()
         result["save_sent"] = meter.end(started).bytes_sent
         for name, turns_kept in (("full", None), ("last_3", 3)):
+
+            async def read(turns: int | None = turns_kept) -> Any:
+                manager.objects.forget(session.id)  # what it costs to read them, not to copy what it holds
+                return await manager.resume(session.id, last_turns=turns)
+
             started = meter.begin()
-            partial = await manager.resume(session.id, last_turns=turns_kept)
+            partial = await read()
             measured = meter.end(started)
             result[f"read_{name}"] = {
                 "bytes_received": measured.bytes_received,
                 "requests": measured.request_count,
                 "messages": len(partial.messages),
-                "cpu": _stats(await cpu_samples(lambda t=turns_kept: manager.resume(session.id, last_turns=t), runs)),
+                "cpu": _stats(await cpu_samples(read, runs)),
             }
         result["session_id"] = session.id
         return result
@@ -272,6 +285,7 @@ async def profiles(server: Any, length: int, runs: int) -> dict[str, Any]:
                     profiler.enable()
                     await manager.save(warm)
                 else:
+                    manager.objects.forget(session.id)  # the resume that reads the segments
                     profiler.enable()
                     await manager.resume(session.id)
                 profiler.disable()

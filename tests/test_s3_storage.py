@@ -79,13 +79,15 @@ async def test_layout_matches_the_design_and_objects_are_plain_zstd_json(s3_endp
 async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_endpoint):
     async with S3SessionManager(
         bucket=BUCKET, prefix="rt/", endpoint_url=s3_endpoint, tail_bytes=4096, segment_bytes=16384
-    ) as manager:
+    ) as writer:
         small = Session(messages=tool_turn(0, size=500))
-        await manager.save(small)
+        await writer.save(small)
         big = Session()
         for index in range(40):
             big.messages.extend(tool_turn(index))
-        await manager.save(big)
+        await writer.save(big)
+    async with S3SessionManager(bucket=BUCKET, prefix="rt/", endpoint_url=s3_endpoint) as manager:
+        await manager.list()
         counter = await attach_counter(manager)
         await manager.resume(small.id)
         assert counter.operations == ["GetObject"]
@@ -93,6 +95,38 @@ async def test_resume_costs_one_get_inline_and_two_round_trips_with_segments(s3_
         loaded = await manager.resume(big.id)
         assert loaded.messages == big.messages
         assert counter.operations[0] == "GetObject" and len(counter.operations) > 2  # head, then one wave
+
+
+async def test_a_head_version_this_manager_holds_resumes_in_one_get(s3_endpoint):
+    async with (
+        S3SessionManager(bucket=BUCKET, prefix="held/", endpoint_url=s3_endpoint, tail_bytes=4096) as manager,
+        S3SessionManager(bucket=BUCKET, prefix="held/", endpoint_url=s3_endpoint, tail_bytes=4096) as other,
+    ):
+        session = Session()
+        for index in range(40):
+            session.messages.extend(tool_turn(index))
+        await manager.save(session)
+        counter = await attach_counter(manager)
+        first = await manager.resume(session.id)  # the version it saved: its snapshot, no segment GET
+        assert counter.operations == ["GetObject"] and first.messages == session.messages
+        first.messages[1]["content"][0]["input"]["path"] = "edited in the caller's copy"
+        first.state["mine"] = True
+        again = await manager.resume(session.id)
+        assert again.messages == session.messages and again.state == session.state  # copies, never the snapshot
+        counter.reset()
+        last = await manager.resume(session.id, last_turns=3)
+        assert counter.operations == ["GetObject"]
+        assert last.messages == session.messages[last.omitted_messages :] and last.omitted_messages > 0
+        await other.tag(session.id, ["blue"])  # a new version of the same content keeps the snapshot
+        counter.reset()
+        tagged = await manager.resume(session.id)
+        assert counter.operations == ["GetObject"] and tagged.metadata.tags == ["blue"]
+        changed = await other.resume(session.id)
+        changed.messages.extend(tool_turn(99))
+        await other.save(changed)  # new content: the segments are read again
+        counter.reset()
+        fresh = await manager.resume(session.id)
+        assert fresh.messages == changed.messages and counter.count("GetObject") > 1
 
 
 async def test_save_after_one_turn_uploads_the_turn_not_the_history(s3_endpoint):
@@ -201,12 +235,15 @@ async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
             json.dumps({"format": 1, "kind": "segment", "messages": [{"role": "user", "content": "forged"}]}).encode()
         )
         s3.put_object(Bucket=BUCKET, Key=segment_keys[0], Body=forged)
-        with pytest.raises(CorruptObject, match="digest") as raised:
-            await manager.resume(session.id)
-        assert segment_keys[0] in str(raised.value)
-        s3.delete_object(Bucket=BUCKET, Key=segment_keys[0])
-        with pytest.raises(CorruptObject, match="missing segment"):
-            await manager.resume(session.id)
+        async with S3SessionManager(bucket=BUCKET, prefix="seg/", endpoint_url=s3_endpoint) as reader:
+            with pytest.raises(CorruptObject, match="digest") as raised:
+                await reader.resume(session.id)
+            assert segment_keys[0] in str(raised.value)
+            s3.delete_object(Bucket=BUCKET, Key=segment_keys[0])
+            with pytest.raises(CorruptObject, match="missing segment"):
+                await reader.resume(session.id)
+        # The manager that wrote this head version still holds what its segments said (and fsck reports them).
+        assert (await manager.resume(session.id)).messages == session.messages
 
 
 async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):

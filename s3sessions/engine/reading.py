@@ -1,7 +1,8 @@
 """Reading sessions: resume a whole session, or only its last turns, in one wave of segment GETs.
 
 What the caller receives are fresh copies; the manager keeps the decoded originals as the snapshot its next
-save compares with (see `engine.objects`). A segment that vanished under a newer head (a merge or rewind dropped
+save compares with (see `engine.objects`), and a later resume of the same head version copies that snapshot
+instead of reading the segments again. A segment that vanished under a newer head (a merge or rewind dropped
 it and ``fsck --repair`` collected it while this read was between the head and the segments) makes the read
 start again from the newer head, once.
 """
@@ -68,7 +69,7 @@ async def resume(objects: SessionObjects, session_id: str, *, last_turns: int | 
 
 async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, last_turns: int | None) -> Session:
     record = state.record
-    first_ref, omitted = 0, 0
+    first_ref, omitted, first_turn = 0, 0, 0
     if last_turns == 0 and record.turn_count:
         first_ref, omitted = len(record.segments), record.message_count
     elif last_turns is not None and last_turns < record.turn_count:
@@ -81,22 +82,39 @@ async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, 
         else:
             first_ref, omitted, turns_before = found
             first_turn -= turns_before
-    refs = record.segments[first_ref:]
-    segments = await objects.read_segments(session_id, refs)
     start = sum(ref.take for ref in record.segments[:first_ref])
-    decoded: list[Any] = [message for segment in segments for message in segment.messages]
-    decoded += record.tail
+    decoded = _held(objects, session_id, state, start)
+    if decoded is None:
+        segments = await objects.read_segments(session_id, record.segments[first_ref:])
+        decoded = [message for segment in segments for message in segment.messages]
+        decoded += record.tail
+        objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
     if first_ref < len(record.segments) and last_turns and last_turns < record.turn_count:
-        offset = turn_offset(segments[0].messages, first_turn)
+        offset = turn_offset(decoded[: record.segments[first_ref].take], first_turn)
         if offset is None:
             raise CorruptObject("a segment's turn count does not match its messages", session_id=session_id)
         omitted = start + offset
-    visible = copy_containers(decoded[omitted - start :], key=objects.layout.head(session_id), session_id=session_id)
-    objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
+    key = objects.layout.head(session_id)
     session = Session.model_construct(
         metadata=metadata_of(session_id, state),
-        messages=visible,
-        state=copy_containers([record.state], key=objects.layout.head(session_id))[0],
+        messages=copy_containers(decoded[omitted - start :], key=key, session_id=session_id),
+        state=copy_containers([record.state], key=key)[0],
     )
     session._omitted = omitted
     return session
+
+
+def _held(objects: SessionObjects, session_id: str, state: HeadState, start: int) -> list[Any] | None:
+    """Messages ``start..`` of the head just read, from this manager's snapshot when it holds that very version.
+
+    Segments never change under a key and the ETag names the head's bytes, so a snapshot taken of this version
+    (when this manager saved, resumed, forked or rewound it, or read a version of the same content) is what the
+    segments would decode to: resuming it again costs the head's GET and the caller's copy, not the segments'.
+    """
+    cached = objects.cached(session_id)
+    if cached is None or cached.etag != state.etag or cached.snapshot is None or cached.snapshot.start > start:
+        return None
+    snapshot = cached.snapshot
+    if len(snapshot.messages) != state.record.message_count - snapshot.start:
+        return None  # not expected: a snapshot always covers its head to the end; read the segments then
+    return snapshot.messages[start - snapshot.start :]
