@@ -128,7 +128,7 @@ class InMemorySessionManager(SessionManager):
         try:
             encode_messages(session.messages)
             encode_value(session.state, label="state")
-            check_summary(session.metadata.summary)
+            summary = check_summary(session.metadata.summary)
         except InvalidInput as exc:
             raise InvalidInput(str(exc), session_id=session_id) from exc
         omitted = session.omitted_messages
@@ -140,7 +140,7 @@ class InMemorySessionManager(SessionManager):
         messages_json = json.dumps(existing_messages[:omitted] + session.messages)
         state_json = json.dumps(session.state)
         incoming = session.metadata
-        metadata = incoming.model_copy(deep=True)
+        metadata = incoming.model_copy(deep=True, update={"summary": summary})
         existing = self._sessions.get(session_id)
         now = self._clock()
         if incoming.version is None:

@@ -117,7 +117,9 @@ def check_count(value: object, *, name: str = "count") -> int:
 
 
 def check_summary(value: object) -> dict[str, Any] | None:
-    """Returns a session's summary if it is None or a JSON object of at most `MAX_SUMMARY_BYTES` as compact JSON.
+    """Returns a session's summary as it reads back (None, or a JSON object of at most `MAX_SUMMARY_BYTES` as
+    compact JSON): a copy decoded from its JSON, so a tuple in it is a list here as after any store's round trip,
+    and the caller's dict is never the metadata's.
 
     Raises:
         InvalidInput: not an object, not storable JSON, or too large (naming its size).
@@ -126,14 +128,15 @@ def check_summary(value: object) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise InvalidInput(f"invalid summary {value!r:.80}: use a JSON object (a dict) or None")
-    from .formats.json_values import encode_value
+    from .formats.json_values import decode_json, encode_value
 
-    size = len(encode_value(value, label="summary"))
-    if size > MAX_SUMMARY_BYTES:
+    encoded = encode_value(value, label="summary")
+    if len(encoded) > MAX_SUMMARY_BYTES:
         raise InvalidInput(
-            f"invalid summary: {size} bytes as compact JSON, over the {MAX_SUMMARY_BYTES} the index carries"
+            f"invalid summary: {len(encoded)} bytes as compact JSON, over the {MAX_SUMMARY_BYTES} the index carries"
         )
-    return value
+    decoded: dict[str, Any] = decode_json(encoded, key="summary")
+    return decoded
 
 
 def check_created_at(value: object, *, now: float | None = None) -> float:

@@ -283,7 +283,7 @@ def _stored_metadata(caller: SessionMetadata, base: HeadRecord | None, merge_nam
         total_tokens=caller.total_tokens,
         parent_id=base.metadata.parent_id if base is not None else caller.parent_id,
         forked_at_turn=base.metadata.forked_at_turn if base is not None else caller.forked_at_turn,
-        summary=copy.deepcopy(caller.summary),
+        summary=check_summary(caller.summary),  # a decoded copy: a tuple put in place is a list, as read back
     )
 
 

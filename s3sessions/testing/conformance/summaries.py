@@ -86,6 +86,18 @@ async def test_a_saved_summary_and_the_returned_metadata_are_separate_copies(man
     assert (await manager.resume(session.id)).metadata.summary == {"n": [1]}
 
 
+async def test_a_summary_holding_a_tuple_reads_back_as_a_list_everywhere(manager: Any) -> None:
+    metadata = SessionMetadata(agent_name="coder", summary={"files": ("a.py", "b.py")})
+    assert metadata.summary == {"files": ["a.py", "b.py"]}  # as JSON reads it back, not a pydantic error
+    session = Session(metadata=metadata, messages=turn(0))
+    assert session.metadata.summary is not None
+    session.metadata.summary["files"] = ("c.py",)  # in place: only the save sees it
+    returned = await manager.save(session)
+    assert returned.summary == {"files": ["c.py"]}
+    assert (await manager.resume(session.id)).metadata.summary == {"files": ["c.py"]}
+    assert (await manager.list(summaries=True))[0].summary == {"files": ["c.py"]}
+
+
 async def test_a_bad_summary_is_refused_and_nothing_is_written(manager: Any) -> None:
     with pytest.raises(InvalidInput, match="summary"):
         SessionMetadata(summary={"big": "x" * 9000})
