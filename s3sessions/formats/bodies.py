@@ -83,7 +83,11 @@ def _lines(region: bytes | memoryview) -> list[bytes]:
 
 
 def _document(raw: bytes, *, kind: str, key: str, session_id: str | None) -> dict[str, Any]:
-    document = decode_json(raw, key=key, session_id=session_id)
+    return _checked(decode_json(raw, key=key, session_id=session_id), kind=kind, key=key, session_id=session_id)
+
+
+def _checked(document: Any, *, kind: str, key: str, session_id: str | None) -> dict[str, Any]:
+    """Returns a parsed document once it is an object of a readable format and of the expected kind."""
     if not isinstance(document, dict):
         raise CorruptObject("not a JSON object", session_id=session_id, key=key)
     if document.get("format") not in READABLE_FORMATS:
@@ -258,10 +262,12 @@ def decode_head_object(body: bytes, *, max_bytes: int, key: str, session_id: str
     document = decode_json(raw, key=key, session_id=session_id)
     kind = document.get("kind") if isinstance(document, dict) else None
     if kind == "tombstone":
-        tombstone = validate(TombstoneRecord, _document(raw, kind="tombstone", key=key, session_id=session_id), key=key)
+        tombstone = validate(
+            TombstoneRecord, _checked(document, kind="tombstone", key=key, session_id=session_id), key=key
+        )
         _check_owner(tombstone.session_id, session_id, key)
         return tombstone
-    document = _document(raw, kind="head", key=key, session_id=session_id)
+    document = _checked(document, kind="head", key=key, session_id=session_id)
     tail = document.get("tail")
     state = document.get("state")
     copy_containers([state, *(tail if isinstance(tail, list) else [])], key=key, session_id=session_id)
