@@ -3,7 +3,7 @@ raises an `AgentError`, and afterwards every session equals the reference model'
 reported success. An operation that raised may or may not have happened, but never half: after each failure
 the session read back (without faults) must equal the model either before or after that operation.
 
-Size: ``S3SESSIONS_FAULT_OPERATIONS`` operations (default 120) for each of two seeds, the first
+Size: ``S3SESSIONS_FAULT_OPERATIONS`` operations (default 90) for each of two seeds, the first
 ``S3SESSIONS_FAULT_SEED`` (default 7). botocore's retries are off, so that faults reach the library.
 """
 
@@ -22,7 +22,7 @@ from s3sessions import AgentError, InMemorySessionManager, S3SessionManager, Ses
 from s3sessions.admin.fsck import fsck
 from s3sessions.admin.scan import scan_heads
 
-OPERATIONS = int(os.environ.get("S3SESSIONS_FAULT_OPERATIONS", "120"))
+OPERATIONS = int(os.environ.get("S3SESSIONS_FAULT_OPERATIONS", "90"))
 SEED = int(os.environ.get("S3SESSIONS_FAULT_SEED", "7"))
 SMALL: dict[str, Any] = {"tail_bytes": 700, "segment_bytes": 2500, "fanout": 4}
 
