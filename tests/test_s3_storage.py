@@ -109,8 +109,10 @@ async def test_a_head_version_this_manager_holds_resumes_in_one_get(s3_endpoint)
         counter = await attach_counter(manager)
         first = await manager.resume(session.id)  # the version it saved: its snapshot, no segment GET
         assert counter.operations == ["GetObject"] and first.messages == session.messages
-        first.messages[1]["content"][0]["input"]["path"] = "edited in the caller's copy"
-        first.state["mine"] = True
+        held_messages: Any = first.messages
+        held_messages[1]["content"][0]["input"]["path"] = "edited in the caller's copy"
+        held_state: Any = first.state
+        held_state["mine"] = True
         again = await manager.resume(session.id)
         assert again.messages == session.messages and again.state == session.state  # copies, never the snapshot
         counter.reset()

@@ -87,11 +87,13 @@ async def test_a_saved_summary_and_the_returned_metadata_are_separate_copies(man
 
 
 async def test_a_summary_holding_a_tuple_reads_back_as_a_list_everywhere(manager: Any) -> None:
-    metadata = SessionMetadata(agent_name="coder", summary={"files": ("a.py", "b.py")})
+    tupled: dict[str, Any] = {"files": ("a.py", "b.py")}  # not a JsonValue to mypy: what a caller may pass
+    metadata = SessionMetadata(agent_name="coder", summary=tupled)
     assert metadata.summary == {"files": ["a.py", "b.py"]}  # as JSON reads it back, not a pydantic error
     session = Session(metadata=metadata, messages=turn(0))
     assert session.metadata.summary is not None
-    session.metadata.summary["files"] = ("c.py",)  # in place: only the save sees it
+    summary: dict[str, Any] = session.metadata.summary
+    summary["files"] = ("c.py",)  # in place: only the save sees it
     returned = await manager.save(session)
     assert returned.summary == {"files": ["c.py"]}
     assert (await manager.resume(session.id)).metadata.summary == {"files": ["c.py"]}
