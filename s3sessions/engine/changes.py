@@ -1,12 +1,14 @@
 """Finding what a save changed, without encoding the history again: the plan of what to write.
 
-The manager keeps a snapshot of the messages it handed out (`engine.objects`). The caller's messages are
-compared with it segment by segment (``==`` in C; shared strings compare by identity), so the cost is the new
-turn plus a pointer walk, not a re-encoding and re-hashing of the history; the first segment that differs, and
-everything after it, is new. An edited old message is found the same way as an appended one. Without a
-snapshot (a session built from JSON, or evicted from the cache) every message is encoded and compared by
-digest: the same answer, slower. A partial session (``resume(id, last_turns=K)``) is compared from the segment
-its first message is in; the messages it left out are kept as stored.
+The manager keeps a snapshot of the messages it handed out (`engine.objects`): after a save, the messages as
+decoded from the lines it stored (what any reader of the bucket gets: a tuple is a list, an enum its value, and
+a message the caller replaced by an ``==`` one, ``1`` by ``True`` say, is what the kept bytes say). The
+caller's messages are compared with it segment by segment (``==`` in C; shared strings compare by identity), so
+the cost is the new turn plus a pointer walk, not a re-encoding and re-hashing of the history; the first segment
+that differs, and everything after it, is new. An edited old message is found the same way as an appended one.
+Without a snapshot (a session built from JSON, or evicted from the cache) every message is encoded and compared
+by digest: the same answer, slower. A partial session (``resume(id, last_turns=K)``) is compared from the
+segment its first message is in; the messages it left out are kept as stored.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..formats.bodies import lines_size, ref_digest
-from ..formats.json_values import copy_containers, encode_messages, encode_value
+from ..formats.json_values import decode_json, decode_lines, encode_messages, encode_value
 from ..formats.planning import Layout, plan_layout
 from ..formats.records import HeadRecord, SegmentRef
 from ..models import Session
@@ -108,15 +110,19 @@ class ChangePlanner:
             and logical_end >= sealed + tail_count
             and _same(rest[:tail_count], snap.messages[sealed - start : sealed - start + tail_count])
         ):
-            rest_lines = [*state.tail_lines, *encode_messages(rest[tail_count:], start=label_start + tail_count)]
+            new_lines = encode_messages(rest[tail_count:], start=label_start + tail_count)
+            rest_lines = [*state.tail_lines, *new_lines]
+            # The kept tail's lines are the old ones, so its snapshot is the old one too (not the caller's ``==``
+            # copy: True for 1, or another key order, would be what this manager resumes but not what is stored).
+            private_rest = [*snap.messages[sealed - start : sealed - start + tail_count], *decode_lines(new_lines)]
         else:
             rest_lines = encode_messages(rest, start=label_start)
+            private_rest = decode_lines(rest_lines)
         if _same(session.state, snap.state):
             state_json, state_copy = state.state_json, snap.state
         else:
             state_json = encode_value(session.state, label="state")
-            state_copy = copy_containers([session.state], key="state")[0]
-        private_rest = copy_containers(rest, key="messages")
+            state_copy = decode_json(state_json, key="state")
 
         def kept_lines(index: int) -> list[bytes] | None:
             low = sum(ref.take for ref in kept[:index])
@@ -127,7 +133,7 @@ class ChangePlanner:
         layout = plan_layout(
             kept,
             rest_lines,
-            [is_turn_start(message) for message in rest],
+            [is_turn_start(message) for message in private_rest],
             kept_lines=kept_lines,
             tail_bytes=self._tail_bytes,
             segment_bytes=self._segment_bytes,
@@ -143,6 +149,7 @@ class ChangePlanner:
 
     def _plan_by_digest(self, session: Session, base: HeadRecord | None, messages: list[Any]) -> Plan:
         lines = encode_messages(messages)
+        stored = decode_lines(lines)
         kept: list[SegmentRef] = []
         position = 0
         for ref in base.segments if base is not None else []:
@@ -154,7 +161,7 @@ class ChangePlanner:
         layout = plan_layout(
             kept,
             lines[position:],
-            [is_turn_start(message) for message in messages[position:]],
+            [is_turn_start(message) for message in stored[position:]],
             kept_lines=lambda index: lines[sum(ref.take for ref in kept[:index]) :][: kept[index].take],
             tail_bytes=self._tail_bytes,
             segment_bytes=self._segment_bytes,
@@ -162,7 +169,7 @@ class ChangePlanner:
         state_json = encode_value(session.state, label="state")
         return Plan(
             layout,
-            Snapshot(0, copy_containers(messages, key="messages"), copy_containers([session.state], key="state")[0]),
+            Snapshot(0, stored, decode_json(state_json, key="state")),
             state_json,
             len(lines),
             lines_size(lines),
