@@ -24,7 +24,7 @@ class Role(str, enum.Enum):
     USER = "user"
 
 
-def _managers(endpoint: str, prefix: str, **sizes: int) -> tuple[S3SessionManager, S3SessionManager]:
+def _managers(endpoint: str, prefix: str, **sizes: Any) -> tuple[S3SessionManager, S3SessionManager]:
     return (
         S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, **sizes),
         S3SessionManager(bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, **sizes),
@@ -48,7 +48,8 @@ async def test_values_json_does_not_keep_are_resumed_as_stored_and_never_shared(
         fresh = await reader.resume(session.id)
         assert repr(held.messages) == repr(fresh.messages)
         assert fresh.messages[1] == {"role": "assistant", "content": [{"type": "text", "text": "hello"}]}
-        assert type(held.messages[0]["role"]) is str and type(held.messages[2]) is dict
+        held_messages: Any = held.messages
+        assert type(held_messages[0]["role"]) is str and type(held_messages[2]) is dict
         returned: Any = held.messages
         returned[2]["content"] = "edited in a resumed copy"
         assert repr((await saver.resume(session.id)).messages) == repr(fresh.messages)
