@@ -215,6 +215,23 @@ def test_circular_values_are_refused_at_once():
             check_value(value)
 
 
+def test_containers_are_checked_as_the_encoder_walks_them_whatever_a_subclass_says():
+    class HidingDict(dict):
+        def items(self):  # type: ignore[override]
+            return iter(())
+
+    class HidingList(list):
+        def __iter__(self):  # type: ignore[override]
+            return iter(())
+
+    deep: object = "leaf"
+    for _ in range(MAX_NESTING + 1):
+        deep = [deep]
+    for hiding in (HidingDict(a=deep), HidingList([deep]), HidingDict(a=float("nan")), HidingList([{1: "x"}])):
+        with pytest.raises(InvalidInput):
+            check_value(hiding)
+
+
 def test_nesting_is_bounded_the_same_way_on_write_and_on_read():
     deep: object = "leaf"
     for _ in range(MAX_NESTING):

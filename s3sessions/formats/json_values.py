@@ -65,7 +65,7 @@ def check_value(value: object, *, label: str = "value") -> None:
             depth += 1
             if depth > MAX_NESTING:
                 raise InvalidInput(f"{label}: value is nested too deeply (over {MAX_NESTING} levels, or circular)")
-            for key, child in item.items():
+            for key, child in dict.items(item):  # what the encoder walks, whatever a subclass's items() says
                 if type(key) is not str and not isinstance(key, str):
                     raise InvalidInput(f"{label}: value is not JSON-serialisable: dict key {key!r:.80} is not a string")
                 if type(child) in _SCALAR_FAST:
@@ -78,7 +78,7 @@ def check_value(value: object, *, label: str = "value") -> None:
             depth += 1
             if depth > MAX_NESTING:
                 raise InvalidInput(f"{label}: value is nested too deeply (over {MAX_NESTING} levels, or circular)")
-            for child in item:
+            for child in list.__iter__(item) if isinstance(item, list) else tuple.__iter__(item):
                 if type(child) in _SCALAR_FAST:
                     continue
                 if isinstance(child, dict | list | tuple):
