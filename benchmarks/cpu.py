@@ -13,9 +13,11 @@ S3 (moto in a child process, so only the client's CPU is counted, no added laten
 
 Measured: CPU with ``time.process_time`` (this process, all threads; median of ``--runs``), peak memory of a
 resume under ``tracemalloc`` beside the size of the decoded history (what ``json.loads`` leaves allocated), and
-bytes stored. Also: ``import s3sessions`` (median of fresh interpreters), the head a one-turn save uploads
-after 100,000 tiny messages (50,000 turns), ``resume(id, last_turns=3)`` at 10,000 messages against a full
-resume, and a cProfile of the save and the resume at 10,000 messages.
+bytes stored. The save target's two figures (100 and 10,000 messages) are also sampled in alternation on one
+manager, since the per-length figures are minutes apart. Also: ``import s3sessions`` (median of fresh
+interpreters), the head a one-turn save uploads after 100,000 tiny messages (50,000 turns),
+``resume(id, last_turns=3)`` at 10,000 messages against a full resume, and a cProfile of the save and the
+resume at 10,000 messages.
 
 Run: ``python -m benchmarks.cpu`` (writes benchmarks/results/cpu.{json,md,png}; see `benchmarks.cpu_report`).
 """
@@ -174,6 +176,37 @@ async def measure_store(
         await store.close()
 
 
+async def saves_side_by_side(endpoint: str, small: int, large: int, runs: int) -> dict[str, Any]:
+    """One-turn saves at two lengths, sampled in alternation (the save target compares their ratio).
+
+    On a shared machine whose speed drifts over minutes, figures taken minutes apart (as the per-length ones
+    are) compare the drift too; alternating samples of one manager compare the two saves alone.
+    """
+    from s3sessions import S3SessionManager, Session
+
+    manager = S3SessionManager(BUCKET, "side-by-side/", endpoint_url=endpoint)
+    try:
+        warm: dict[int, Any] = {}
+        pending: dict[int, Any] = {}
+        for length in (small, large):
+            generator = TranscriptGenerator(seed=length)
+            session = Session(messages=generator.messages(length))
+            await manager.save(session)
+            warm[length] = await manager.resume(session.id)
+            pending[length] = iter([generator.turn() for _ in range(runs)])
+        samples: dict[int, list[float]] = {small: [], large: []}
+        for _ in range(runs):
+            for length in (small, large):
+                warm[length].messages.extend(next(pending[length]))
+                gc.collect()
+                started = time.process_time()
+                await manager.save(warm[length])
+                samples[length].append(time.process_time() - started)
+        return {str(length): _stats(values) for length, values in samples.items()}
+    finally:
+        await manager.close()
+
+
 async def measure_length(server: Any, admin: Any, meter: Meter, length: int, arguments: Any) -> dict[str, Any]:
     generator = TranscriptGenerator(seed=length)
     messages = generator.messages(length)
@@ -318,6 +351,9 @@ async def measure(arguments: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         results["lengths"] = [
             await measure_length(server, admin, meter, length, arguments) for length in arguments.lengths
         ]
+        if {100, 10_000} <= set(arguments.lengths):
+            _log("one-turn saves at 100 and 10,000 messages, alternating")
+            results["save_side_by_side"] = await saves_side_by_side(server.proxy_url, 100, 10_000, arguments.runs)
         results["tiny"] = await tiny_history(server, admin, meter, (1_000, 100_000))
         profile = await profiles(server, max(arguments.lengths), arguments.runs)
     results["import"] = import_times(arguments.runs)
