@@ -16,6 +16,7 @@ import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ConflictError, InvalidInput, SessionNotFound
 from ..formats.bodies import content_digest
@@ -93,7 +94,7 @@ class SaveProtocol:
             raise InvalidInput(f"save() takes a Session, not {type(session).__name__}")
         metadata = session.metadata
         session_id = check_session_id(metadata.id)
-        _check_metadata(metadata, session_id)
+        summary = _check_metadata(metadata, session_id)
         if not isinstance(session.messages, list):
             raise InvalidInput("messages must be a list", session_id=session_id)
         omitted = session.omitted_messages
@@ -123,7 +124,7 @@ class SaveProtocol:
                 content_digest=content_digest(refs, plan.layout.tail, plan.state_json),
                 state=plan.snapshot.state,
             )
-            stored = _stored_metadata(metadata, live, attempts.merge_names)
+            stored = _stored_metadata(metadata, summary, live, attempts.merge_names)
             record = save_head(
                 prior,
                 session_id=session_id,
@@ -272,7 +273,9 @@ def same_content(current: HeadRecord, version: str | None, known: tuple[str, str
     return False
 
 
-def _stored_metadata(caller: SessionMetadata, base: HeadRecord | None, merge_names: bool) -> StoredMetadata:
+def _stored_metadata(
+    caller: SessionMetadata, summary: dict[str, Any] | None, base: HeadRecord | None, merge_names: bool
+) -> StoredMetadata:
     names = base.metadata if (merge_names and base is not None) else caller
     return StoredMetadata(
         name=names.name,
@@ -283,12 +286,13 @@ def _stored_metadata(caller: SessionMetadata, base: HeadRecord | None, merge_nam
         total_tokens=caller.total_tokens,
         parent_id=base.metadata.parent_id if base is not None else caller.parent_id,
         forked_at_turn=base.metadata.forked_at_turn if base is not None else caller.forked_at_turn,
-        summary=check_summary(caller.summary),  # a decoded copy: a tuple put in place is a list, as read back
+        summary=summary,
     )
 
 
-def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
-    """Checks what a caller may have changed in place without validation (``tags.append(...)``)."""
+def _check_metadata(metadata: SessionMetadata, session_id: str) -> dict[str, Any] | None:
+    """Checks what a caller may have changed in place without validation (``tags.append(...)``); returns the
+    summary to store: a copy decoded from its JSON (a tuple put in place is a list, as it reads back)."""
     try:
         check_tags(metadata.tags)
         if metadata.name is not None:
@@ -296,8 +300,9 @@ def _check_metadata(metadata: SessionMetadata, session_id: str) -> None:
         check_agent_name(metadata.agent_name)
         check_count(metadata.total_tokens, name="total_tokens")
         check_created_at(metadata.created_at)
-        check_summary(metadata.summary)
+        summary = check_summary(metadata.summary)
         if metadata.parent_id is not None:
             check_session_id(metadata.parent_id)
     except InvalidInput as exc:
         raise InvalidInput(str(exc), session_id=session_id) from exc
+    return summary
