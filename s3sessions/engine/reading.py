@@ -83,17 +83,20 @@ async def _assemble(objects: SessionObjects, session_id: str, state: HeadState, 
             first_ref, omitted, turns_before = found
             first_turn -= turns_before
     start = sum(ref.take for ref in record.segments[:first_ref])
-    decoded = _held(objects, session_id, state, start)
-    if decoded is None:
+    held = _held(objects, session_id, state, start)
+    if held is None:
         segments = await objects.read_segments(session_id, record.segments[first_ref:])
         decoded = [message for segment in segments for message in segment.messages]
         decoded += record.tail
-        objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
+    else:
+        decoded = held
     if first_ref < len(record.segments) and last_turns and last_turns < record.turn_count:
         offset = turn_offset(decoded[: record.segments[first_ref].take], first_turn)
         if offset is None:
             raise CorruptObject("a segment's turn count does not match its messages", session_id=session_id)
         omitted = start + offset
+    if held is None:
+        objects.remember(session_id, state.with_snapshot(Snapshot(start, decoded, record.state)))
     key = objects.layout.head(session_id)
     session = Session.model_construct(
         metadata=metadata_of(session_id, state),
