@@ -15,7 +15,6 @@ copies), so a value nested too deeply is `InvalidInput` on write and `CorruptObj
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,10 +182,8 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     target[name] = copied = []
                     push((child, copied, child_depth))
                 else:
-                    if (kind is float and not -_FLOAT_MAX <= child <= _FLOAT_MAX) or (
-                        kind is int and not -_INT_LIMIT < child < _INT_LIMIT
-                    ):
-                        _refuse_number(child, key=key, session_id=session_id)
+                    if kind is int or kind is float:
+                        _check_number(child, key=key, session_id=session_id)
                     target[name] = child
         else:
             append = target.append
@@ -199,23 +196,15 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     append(copied := [])
                     push((child, copied, child_depth))
                 else:
-                    if (kind is float and not -_FLOAT_MAX <= child <= _FLOAT_MAX) or (
-                        kind is int and not -_INT_LIMIT < child < _INT_LIMIT
-                    ):
-                        _refuse_number(child, key=key, session_id=session_id)
+                    if kind is int or kind is float:
+                        _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
 
 
-_FLOAT_MAX = sys.float_info.max
-"""Finite floats lie within +-this (a NaN fails both comparisons too): one comparison per number on reads."""
-_INT_LIMIT = 1 << MAX_INT_BITS
-"""Ints whose magnitude is below this have at most `MAX_INT_BITS` bits."""
-
-
-def _refuse_number(value: float, *, key: str, session_id: str | None) -> None:
-    problem = _scalar_problem(value) or f"number {value!r:.80} is out of range"
-    raise CorruptObject(f"stored value is not storable JSON: {problem}", session_id=session_id, key=key)
+def _check_number(value: float, *, key: str, session_id: str | None) -> None:
+    if (problem := _scalar_problem(value)) is not None:
+        raise CorruptObject(f"stored value is not storable JSON: {problem}", session_id=session_id, key=key)
 
 
 def is_scalar(value: object) -> bool:
