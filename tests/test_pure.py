@@ -19,11 +19,13 @@ from s3sessions.formats.bodies import (
 )
 from s3sessions.formats.json_values import (
     MAX_NESTING,
+    check_stored,
     check_value,
     copy_containers,
     decode_json,
     encode_messages,
     encode_value,
+    parser_depth,
 )
 from s3sessions.formats.keys import KeyLayout, fanout_bucket_of
 from s3sessions.formats.listing import entry_name, parse_entry_name, parse_listing, summary_of
@@ -237,11 +239,11 @@ def test_nesting_is_bounded_the_same_way_on_write_and_on_read():
     for _ in range(MAX_NESTING):
         deep = [deep]
     check_value(deep)  # exactly the bound: fine
-    copy_containers([deep], key="k")
+    check_stored([deep], key="k")
     with pytest.raises(InvalidInput, match="nested too deeply"):
         check_value([deep])
     with pytest.raises(CorruptObject, match="nested too deeply"):
-        copy_containers([[deep]], key="k")
+        check_stored([[deep]], key="k")
 
 
 def test_reads_refuse_huge_numbers_and_deep_documents_whatever_the_stack():
@@ -325,6 +327,46 @@ def test_segments_roundtrip_and_check_the_digest_before_parsing():
         decode_segment(body, _ref(lines, digest="0" * 64), max_bytes=10_000, key="k")
     partial = decode_segment(body, _ref(lines, take=2, take_digest=lines_digest(lines[:2])), max_bytes=10_000, key="k")
     assert partial.messages == messages[:2]
+
+
+def _nested(levels: int) -> bytes:
+    """A message line whose containers nest ``levels`` deep (the message itself is the first)."""
+    return b'{"role":"user","content":' + b"[" * (levels - 1) + b'"x"' + b"]" * (levels - 1) + b"}"
+
+
+@pytest.mark.parametrize("take", [None, 1], ids=["whole", "taken-part"])
+def test_a_segment_read_keeps_the_write_bounds_on_what_it_hands_out(take):
+    def decode(line: bytes) -> Any:
+        lines = [line, encode_value(USER)] if take is None else [encode_value(USER), line]
+        update = {} if take is None else {"take": 1, "take_digest": lines_digest(lines[:1])}
+        body = segment_body(lines, max_bytes=100_000)
+        return decode_segment(body, _ref(lines, **update), max_bytes=100_000, key="seg-key", session_id="s1")
+
+    deepest = _nested(MAX_NESTING)
+    check_value(json.loads(deepest))  # the write bound accepts it...
+    assert decode(deepest).messages[0] == json.loads(deepest if take is None else encode_value(USER))  # ...and reads
+    for line in (_nested(MAX_NESTING + 1), _nested(150), b"[" * 199 + b"]" * 199):
+        with pytest.raises(InvalidInput):
+            check_value(json.loads(line))
+        with pytest.raises(CorruptObject, match="nested too deeply") as raised:  # one the head does not take, too
+            decode(line)
+        assert "seg-key" in str(raised.value)
+    # Numbers are checked by the walk that copies what a read hands out.
+    numbers = {
+        b'{"role":"user","content":"x","n":1e400}': "float inf",
+        b'{"role":"user","content":"x","n":[-1e999]}': "float -inf",
+        b'{"role":"user","content":"x","n":' + b"7" * 4250 + b"}": "bits is too large",
+    }
+    for line, reason in numbers.items():
+        with pytest.raises(InvalidInput):
+            check_value(json.loads(line))
+        if take is not None:  # a message the head does not take is never handed out
+            assert copy_containers(decode(line).messages, key="seg-key") == [USER]
+            continue
+        with pytest.raises(CorruptObject, match=reason) as raised:
+            copy_containers(decode(line).messages, key="seg-key")
+        assert "seg-key" in str(raised.value)
+    assert parser_depth() == 201  # pydantic-core's limit, which the nesting check is built on (found by trying)
 
 
 def test_canonical_json_is_compact_and_keeps_key_order():

@@ -14,6 +14,8 @@ from conftest import BUCKET, LATER, attach_counter
 
 from s3sessions import CorruptObject, S3SessionManager, Session, SessionMetadata, SessionNotFound, StorageError
 from s3sessions.admin.fsck import fsck
+from s3sessions.formats import json_values
+from s3sessions.formats.json_values import MAX_NESTING
 
 
 def tool_turn(index: int, size: int = 3000) -> list[Any]:
@@ -223,6 +225,13 @@ async def test_a_damaged_head_is_corrupt_object_naming_the_key(s3_endpoint, s3, 
         assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == damage(body)
 
 
+def _deep_list(levels: int) -> object:
+    deep: object = "leaf"
+    for _ in range(levels):
+        deep = [deep]
+    return deep
+
+
 async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
     async with S3SessionManager(
         bucket=BUCKET, prefix="seg/", endpoint_url=s3_endpoint, tail_bytes=2048, segment_bytes=8192
@@ -246,6 +255,30 @@ async def test_a_tampered_or_missing_segment_is_detected(s3_endpoint, s3):
                 await reader.resume(session.id)
         # The manager that wrote this head version still holds what its segments said (and fsck reports them).
         assert (await manager.resume(session.id)).messages == session.messages
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(_deep_list(MAX_NESTING - 1), "nested too deeply"), (7**5000, "bits is too large")],
+    ids=["nested-101", "huge-int"],
+)
+async def test_what_another_writer_stored_out_of_bounds_in_a_segment_is_never_handed_out(
+    s3_endpoint, s3, monkeypatch, value, reason
+):
+    sizes: dict[str, Any] = {"tail_bytes": 2048, "segment_bytes": 8192}
+    async with S3SessionManager(bucket=BUCKET, prefix="bounds/", endpoint_url=s3_endpoint, **sizes) as writer:
+        session = Session(messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": [value]}])
+        for index in range(10):
+            session.messages.extend(tool_turn(index))
+        with monkeypatch.context() as patched:  # a writer that does not check what it stores
+            patched.setattr(json_values, "check_value", lambda *args, **kwargs: None)
+            await writer.save(session)
+    assert keys(s3, f"bounds/sessions/{session.id}/segments/")
+    async with S3SessionManager(bucket=BUCKET, prefix="bounds/", endpoint_url=s3_endpoint, **sizes) as reader:
+        with pytest.raises(CorruptObject, match=reason) as raised:
+            await reader.resume(session.id)
+        assert session.id in str(raised.value)
+        assert len((await reader.resume(session.id, last_turns=2)).messages) == 8  # later turns still read
 
 
 async def test_an_object_over_the_cap_is_refused_on_write(s3_endpoint):

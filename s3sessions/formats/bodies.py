@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import CorruptObject, InvalidInput
 from .frames import compress, decompress
-from .json_values import copy_containers, decode_json, encode_checked
+from .json_values import check_stored, decode_json, decode_nested, encode_checked
 from .records import FORMAT, READABLE_FORMATS, HeadRecord, ManifestRecord, Record, SegmentRef, TombstoneRecord
 
 SEPARATOR = b"\n,"
@@ -178,7 +178,12 @@ def decode_segment(
     region = memoryview(raw)[first + 1 : last] if 0 <= first < last else None
     if region is None or region_digest(region) != ref.digest:
         raise CorruptObject("segment content does not match its digest", session_id=session_id, key=key)
-    document = _document(raw, kind="segment", key=key, session_id=session_id)
+    document = _checked(
+        decode_nested(raw, levels_above=2, key=key, session_id=session_id),
+        kind="segment",
+        key=key,
+        session_id=session_id,
+    )
     messages = document.get("messages")
     if not isinstance(messages, list) or len(messages) != ref.count or document.get("count") != ref.count:
         raise CorruptObject("segment does not hold the messages its reference counts", session_id=session_id, key=key)
@@ -200,7 +205,7 @@ def _decode_legacy_segment(raw: bytes, ref: SegmentRef, *, key: str, session_id:
     messages = document.get("messages")
     if not isinstance(messages, list):
         raise CorruptObject("segment has no message list", session_id=session_id, key=key)
-    copy_containers(messages, key=key, session_id=session_id)  # the nesting bound of every read
+    check_stored(messages, key=key, session_id=session_id)  # the bounds of every read
     try:
         lines = encode_messages(messages)
     except InvalidInput as exc:
@@ -270,7 +275,7 @@ def decode_head_object(body: bytes, *, max_bytes: int, key: str, session_id: str
     document = _checked(document, kind="head", key=key, session_id=session_id)
     tail = document.get("tail")
     state = document.get("state")
-    copy_containers([state, *(tail if isinstance(tail, list) else [])], key=key, session_id=session_id)
+    check_stored([state, *(tail if isinstance(tail, list) else [])], key=key, session_id=session_id)
     record = validate(HeadRecord, document, key=key, session_id=session_id)
     _check_owner(record.session_id, session_id, key)
     try:

@@ -8,14 +8,17 @@ and refuses it at once. Encoding and decoding then run in pydantic-core's Rust J
 dependency): about four times faster than the standard library, and its parser's own recursion limit (201
 levels, above every document we write) does not depend on the Python stack either.
 
-Reads enforce the same `MAX_NESTING` bound on every value they hand out (`copy_containers` checks it while it
-copies), so a value nested too deeply is `InvalidInput` on write and `CorruptObject` on read, everywhere.
+Reads enforce the same bounds on every value they hand out, so a value nested too deeply or a number out of
+range is `InvalidInput` on write and `CorruptObject` on read, everywhere: nesting while decoding (a segment's in
+the parser itself, `decode_nested`; a head's small state and tail in one walk, `check_stored`), numbers in
+the walk that copies what a read hands out (`copy_containers`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from math import isfinite
 from typing import Any
 
 import pydantic_core
@@ -139,64 +142,139 @@ def decode_json(raw: bytes | memoryview, *, key: str, session_id: str | None = N
         raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
 
 
-def decode_lines(lines: Sequence[bytes]) -> list[Any]:
-    """Returns the values of canonical lines this library just encoded (one parse of them all, no bounds walk:
-    `check_value` passed them on the way in)."""
+def decode_lines(lines: Sequence[bytes | memoryview]) -> list[Any]:
+    """Returns the values of canonical lines this library just encoded, or of message regions a read already
+    checked (one parse of them all, no bounds walk: `check_value` or the read's checks passed them)."""
     if not lines:
         return []
     values: list[Any] = decode_json(b"[" + b",".join(lines) + b"]", key="lines")
     return values
 
 
-def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None = None) -> list[Any]:
-    """Returns a copy of decoded values whose dicts and lists are new objects and whose scalars are shared.
+def decode_nested(raw: bytes, *, levels_above: int, key: str, session_id: str | None = None) -> Any:
+    """Parses a stored document whose values sit ``levels_above`` containers deep, refusing any of them nested
+    more than `MAX_NESTING` levels, normally in the parser itself (no Python walk of what was read).
 
-    Two jobs in one iterative walk over what was just read: it enforces the bounds of `check_value` (nesting, int
-    size, finite floats: so every read path refuses what a write would), and it gives the manager a private
-    snapshot to compare the caller's copy with at the next save (``snapshot == messages`` then runs in C, and
-    shared strings compare by identity).
+    The parser refuses documents nested deeper than a fixed limit (`parser_depth`: 201 levels when the deepest
+    container is empty, one less when it holds a value). The document is parsed inside enough extra arrays that
+    whatever the parser accepts is within our bound; what it refuses (a value nested too deeply, or one exactly
+    at the bound: rare) is parsed again as it is and walked, so the answer is always exact.
 
     Raises:
-        CorruptObject: a value nested more than `MAX_NESTING` levels, an int over `MAX_INT_BITS`, or a float
-            that is not finite (the parser turns 1e400 into infinity).
+        CorruptObject: not JSON, or a value nested too deeply.
     """
-    root: list[Any] = []
-    stack: list[tuple[Any, Any, int]] = [(values, root, 0)]
+    wrap = parser_depth() - levels_above - MAX_NESTING
+    if wrap > 0:
+        try:
+            document = pydantic_core.from_json(
+                b"[" * wrap + raw + b"]" * wrap, cache_strings="all", allow_inf_nan=False
+            )
+        except ValueError as exc:
+            if "recursion limit" not in str(exc):
+                raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
+        else:
+            for _ in range(wrap):
+                document = document[0]
+            return document
+    document = decode_json(raw, key=key, session_id=session_id)
+    check_stored([document], key=key, session_id=session_id, levels_above=levels_above)
+    return document
+
+
+_parser_depth: list[int] = []
+
+
+def parser_depth() -> int:
+    """The deepest nesting of (empty) arrays pydantic-core's parser accepts: 201 today, found once by trying."""
+    if not _parser_depth:
+        low, high = 1, 100_000  # accepted, refused
+
+        def accepts(depth: int) -> bool:
+            try:
+                pydantic_core.from_json(b"[" * depth + b"]" * depth)
+            except ValueError:
+                return False
+            return True
+
+        if accepts(201) and not accepts(202):
+            low = 201
+        else:
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if accepts(middle) else (low, middle)
+        _parser_depth.append(low)
+    return _parser_depth[0]
+
+
+def check_stored(values: Sequence[Any], *, key: str, session_id: str | None = None, levels_above: int = 0) -> None:
+    """Raises CorruptObject unless decoded values keep the bounds of `check_value` (nesting, int size, finite
+    floats; ``levels_above``: containers above the values in ``values``, which are not counted)."""
+    stack: list[tuple[Any, int]] = [(values, -levels_above)]
     pop = stack.pop
     push = stack.append
     while stack:
-        source, target, depth = pop()
+        source, depth = pop()
         if depth > MAX_NESTING:
             raise CorruptObject(
                 f"stored value is nested too deeply (over {MAX_NESTING} levels)", session_id=session_id, key=key
             )
-        child_depth = depth + 1
-        copied: Any
+        depth += 1
+        for child in source.values() if type(source) is dict else source:
+            kind = type(child)
+            if kind is dict or kind is list:
+                push((child, depth))
+            elif kind is int or kind is float:
+                _check_number(child, key=key, session_id=session_id)
+
+
+def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None = None) -> list[Any]:
+    """Returns a copy of decoded values whose dicts and lists are new objects and whose scalars are shared.
+
+    Two jobs in one iterative walk over what a read hands out: it checks the numbers against the bounds of
+    `check_value` (int size, finite floats: the parser turns 1e400 into infinity), and it gives the manager a
+    private snapshot to compare the caller's copy with at the next save (``snapshot == messages`` then runs in
+    C, and shared strings compare by identity). Nesting was bounded when the values were decoded
+    (`decode_nested`, `check_stored`), so the walk keeps no depth.
+
+    Raises:
+        CorruptObject: an int over `MAX_INT_BITS`, or a float that is not finite.
+    """
+    root: list[Any] = []
+    stack: list[tuple[Any, Any]] = [(values, root)]
+    pop = stack.pop
+    push = stack.append
+    copied: Any
+    while stack:
+        source, target = pop()
         if type(source) is dict:
             for name, child in source.items():
                 kind = type(child)
-                if kind is dict:
+                if kind is str:
+                    target[name] = child
+                elif kind is dict:
                     target[name] = copied = {}
-                    push((child, copied, child_depth))
+                    push((child, copied))
                 elif kind is list:
                     target[name] = copied = []
-                    push((child, copied, child_depth))
+                    push((child, copied))
                 else:
-                    if kind is int or kind is float:
+                    if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
                         _check_number(child, key=key, session_id=session_id)
                     target[name] = child
         else:
             append = target.append
             for child in source:
                 kind = type(child)
-                if kind is dict:
+                if kind is str:
+                    append(child)
+                elif kind is dict:
                     append(copied := {})
-                    push((child, copied, child_depth))
+                    push((child, copied))
                 elif kind is list:
                     append(copied := [])
-                    push((child, copied, child_depth))
+                    push((child, copied))
                 else:
-                    if kind is int or kind is float:
+                    if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
                         _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
