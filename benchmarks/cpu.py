@@ -153,6 +153,15 @@ async def measure_ours(
                 "messages": len(partial.messages),
                 "cpu": _stats(await cpu_samples(read, runs)),
             }
+        more = iter(copy.deepcopy(turns[:runs]))
+
+        async def invocation() -> None:  # a Lambda invocation: a manager that does not hold the session
+            manager.objects.forget(session.id)
+            resumed = await manager.resume(session.id)
+            resumed.messages.extend(next(more))
+            await manager.save(resumed)
+
+        result["invocation_cpu"] = _stats(await cpu_samples(invocation, runs))
         result["session_id"] = session.id
         return result
     finally:
@@ -171,6 +180,13 @@ async def measure_store(
         result["resume_peak"] = await peak_memory(store.resume)
         pending = iter(turns)
         result["save_cpu"] = _stats(await cpu_samples(lambda: store.save_turn(next(pending)), runs))
+        if isinstance(store, NaiveStore):  # Strands' resume builds an Agent: its figures above say enough
+
+            async def invocation() -> None:
+                await store.resume()
+                await store.save_turn(next(pending))
+
+            result["invocation_cpu"] = _stats(await cpu_samples(invocation, runs))
         return result
     finally:
         await store.close()

@@ -200,6 +200,23 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
     for row in results["lengths"]:
         cells = [_ms(row[s]["save_cpu"]["median"]) if s in row else "" for s in stores]
         lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + f" | {_ms(row['json_dumps_cpu']['median'])} |")
+    lines += [
+        "",
+        "## A Lambda invocation: resume (a manager that does not hold the session), add one turn, save: CPU",
+        "",
+        "| messages | " + " | ".join(s for s in stores if s != "strands-s3") + " | json.loads + json.dumps |",
+        "|---:|" + "---:|" * len([s for s in stores if s != "strands-s3"]) + "---:|",
+    ]
+    for row in results["lengths"]:
+        floor = row["json_loads_cpu"]["median"] + row["json_dumps_cpu"]["median"]
+        cells = [
+            f"{_ms(row[s]['invocation_cpu']['median'])} ({row[s]['invocation_cpu']['median'] / floor:.1f}x)"
+            if "invocation_cpu" in row.get(s, {})
+            else ""
+            for s in stores
+            if s != "strands-s3"
+        ]
+        lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + f" | {_ms(floor)} |")
     lines += ["", "## Resume: peak memory (x the decoded history) and bytes stored", ""]
     lines += [
         "| messages | decoded history | "
