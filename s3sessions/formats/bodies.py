@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import CorruptObject, InvalidInput
 from .frames import compress, decompress
-from .json_values import check_stored, decode_json, decode_nested, encode_checked
+from .json_values import check_stored, decode_json, encode_checked
 from .records import FORMAT, READABLE_FORMATS, HeadRecord, ManifestRecord, Record, SegmentRef, TombstoneRecord
 
 SEPARATOR = b"\n,"
@@ -178,12 +178,7 @@ def decode_segment(
     region = memoryview(raw)[first + 1 : last] if 0 <= first < last else None
     if region is None or region_digest(region) != ref.digest:
         raise CorruptObject("segment content does not match its digest", session_id=session_id, key=key)
-    document = _checked(
-        decode_nested(raw, levels_above=2, key=key, session_id=session_id),
-        kind="segment",
-        key=key,
-        session_id=session_id,
-    )
+    document = _document(raw, kind="segment", key=key, session_id=session_id)
     messages = document.get("messages")
     if not isinstance(messages, list) or len(messages) != ref.count or document.get("count") != ref.count:
         raise CorruptObject("segment does not hold the messages its reference counts", session_id=session_id, key=key)

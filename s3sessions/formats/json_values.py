@@ -8,10 +8,9 @@ and refuses it at once. Encoding and decoding then run in pydantic-core's Rust J
 dependency): about four times faster than the standard library, and its parser's own recursion limit (201
 levels, above every document we write) does not depend on the Python stack either.
 
-Reads enforce the same bounds on every value they hand out, so a value nested too deeply or a number out of
-range is `InvalidInput` on write and `CorruptObject` on read, everywhere: nesting while decoding (a segment's in
-the parser itself, `decode_nested`; a head's small state and tail in one walk, `check_stored`), numbers in
-the walk that copies what a read hands out (`copy_containers`).
+Reads enforce the same bounds on every value they hand out (`copy_containers` checks them while it copies, and
+`check_stored` walks a head's state and tail), so a value nested too deeply or a number out of range is
+`InvalidInput` on write and `CorruptObject` on read, everywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from math import isfinite
-from typing import Any
+from typing import Any, NoReturn
 
 import pydantic_core
 
@@ -151,73 +150,16 @@ def decode_lines(lines: Sequence[bytes | memoryview]) -> list[Any]:
     return values
 
 
-def decode_nested(raw: bytes, *, levels_above: int, key: str, session_id: str | None = None) -> Any:
-    """Parses a stored document whose values sit ``levels_above`` containers deep, refusing any of them nested
-    more than `MAX_NESTING` levels, normally in the parser itself (no Python walk of what was read).
-
-    The parser refuses documents nested deeper than a fixed limit (`parser_depth`: 201 levels when the deepest
-    container is empty, one less when it holds a value). The document is parsed inside enough extra arrays that
-    whatever the parser accepts is within our bound; what it refuses (a value nested too deeply, or one exactly
-    at the bound: rare) is parsed again as it is and walked, so the answer is always exact.
-
-    Raises:
-        CorruptObject: not JSON, or a value nested too deeply.
-    """
-    wrap = parser_depth() - levels_above - MAX_NESTING
-    if wrap > 0:
-        try:
-            document = pydantic_core.from_json(
-                b"[" * wrap + raw + b"]" * wrap, cache_strings="all", allow_inf_nan=False
-            )
-        except ValueError as exc:
-            if "recursion limit" not in str(exc):
-                raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
-        else:
-            for _ in range(wrap):
-                document = document[0]
-            return document
-    document = decode_json(raw, key=key, session_id=session_id)
-    check_stored([document], key=key, session_id=session_id, levels_above=levels_above)
-    return document
-
-
-_parser_depth: list[int] = []
-
-
-def parser_depth() -> int:
-    """The deepest nesting of (empty) arrays pydantic-core's parser accepts: 201 today, found once by trying."""
-    if not _parser_depth:
-        low, high = 1, 100_000  # accepted, refused
-
-        def accepts(depth: int) -> bool:
-            try:
-                pydantic_core.from_json(b"[" * depth + b"]" * depth)
-            except ValueError:
-                return False
-            return True
-
-        if accepts(201) and not accepts(202):
-            low = 201
-        else:
-            while high - low > 1:
-                middle = (low + high) // 2
-                low, high = (middle, high) if accepts(middle) else (low, middle)
-        _parser_depth.append(low)
-    return _parser_depth[0]
-
-
-def check_stored(values: Sequence[Any], *, key: str, session_id: str | None = None, levels_above: int = 0) -> None:
+def check_stored(values: Sequence[Any], *, key: str, session_id: str | None = None) -> None:
     """Raises CorruptObject unless decoded values keep the bounds of `check_value` (nesting, int size, finite
-    floats; ``levels_above``: containers above the values in ``values``, which are not counted)."""
-    stack: list[tuple[Any, int]] = [(values, -levels_above)]
+    floats): `copy_containers` without the copy, for values a read keeps but does not hand out as they are."""
+    stack: list[tuple[Any, int]] = [(values, 0)]
     pop = stack.pop
     push = stack.append
     while stack:
         source, depth = pop()
         if depth > MAX_NESTING:
-            raise CorruptObject(
-                f"stored value is nested too deeply (over {MAX_NESTING} levels)", session_id=session_id, key=key
-            )
+            _too_deep(key, session_id)
         depth += 1
         for child in source.values() if type(source) is dict else source:
             kind = type(child)
@@ -230,22 +172,25 @@ def check_stored(values: Sequence[Any], *, key: str, session_id: str | None = No
 def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None = None) -> list[Any]:
     """Returns a copy of decoded values whose dicts and lists are new objects and whose scalars are shared.
 
-    Two jobs in one iterative walk over what a read hands out: it checks the numbers against the bounds of
-    `check_value` (int size, finite floats: the parser turns 1e400 into infinity), and it gives the manager a
-    private snapshot to compare the caller's copy with at the next save (``snapshot == messages`` then runs in
-    C, and shared strings compare by identity). Nesting was bounded when the values were decoded
-    (`decode_nested`, `check_stored`), so the walk keeps no depth.
+    Two jobs in one iterative walk over what a read hands out: it enforces the bounds of `check_value` (nesting,
+    int size, finite floats: the parser turns 1e400 into infinity), and it gives the manager a private snapshot
+    to compare the caller's copy with at the next save (``snapshot == messages`` then runs in C, and shared
+    strings compare by identity). Strings, most of what a message holds, are tested for first.
 
     Raises:
-        CorruptObject: an int over `MAX_INT_BITS`, or a float that is not finite.
+        CorruptObject: a value nested more than `MAX_NESTING` levels, an int over `MAX_INT_BITS`, or a float
+            that is not finite.
     """
     root: list[Any] = []
-    stack: list[tuple[Any, Any]] = [(values, root)]
+    stack: list[tuple[Any, Any, int]] = [(values, root, 0)]
     pop = stack.pop
     push = stack.append
     copied: Any
     while stack:
-        source, target = pop()
+        source, target, depth = pop()
+        if depth > MAX_NESTING:
+            _too_deep(key, session_id)
+        depth += 1
         if type(source) is dict:
             for name, child in source.items():
                 kind = type(child)
@@ -253,10 +198,10 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     target[name] = child
                 elif kind is dict:
                     target[name] = copied = {}
-                    push((child, copied))
+                    push((child, copied, depth))
                 elif kind is list:
                     target[name] = copied = []
-                    push((child, copied))
+                    push((child, copied, depth))
                 else:
                     if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
                         _check_number(child, key=key, session_id=session_id)
@@ -269,15 +214,21 @@ def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None =
                     append(child)
                 elif kind is dict:
                     append(copied := {})
-                    push((child, copied))
+                    push((child, copied, depth))
                 elif kind is list:
                     append(copied := [])
-                    push((child, copied))
+                    push((child, copied, depth))
                 else:
                     if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
                         _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
+
+
+def _too_deep(key: str, session_id: str | None) -> NoReturn:
+    raise CorruptObject(
+        f"stored value is nested too deeply (over {MAX_NESTING} levels)", session_id=session_id, key=key
+    )
 
 
 def _check_number(value: float, *, key: str, session_id: str | None) -> None:
