@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import CorruptObject, InvalidInput
 from .frames import compress, decompress
-from .json_values import check_stored, decode_json, encode_checked
+from .json_values import copy_containers, decode_json, encode_checked
 from .records import FORMAT, READABLE_FORMATS, HeadRecord, ManifestRecord, Record, SegmentRef, TombstoneRecord
 
 SEPARATOR = b"\n,"
@@ -200,7 +200,7 @@ def _decode_legacy_segment(raw: bytes, ref: SegmentRef, *, key: str, session_id:
     messages = document.get("messages")
     if not isinstance(messages, list):
         raise CorruptObject("segment has no message list", session_id=session_id, key=key)
-    check_stored(messages, key=key, session_id=session_id)  # the bounds of every read
+    copy_containers(messages, key=key, session_id=session_id)  # the nesting bound of every read
     try:
         lines = encode_messages(messages)
     except InvalidInput as exc:
@@ -270,7 +270,7 @@ def decode_head_object(body: bytes, *, max_bytes: int, key: str, session_id: str
     document = _checked(document, kind="head", key=key, session_id=session_id)
     tail = document.get("tail")
     state = document.get("state")
-    check_stored([state, *(tail if isinstance(tail, list) else [])], key=key, session_id=session_id)
+    copy_containers([state, *(tail if isinstance(tail, list) else [])], key=key, session_id=session_id)
     record = validate(HeadRecord, document, key=key, session_id=session_id)
     _check_owner(record.session_id, session_id, key)
     try:

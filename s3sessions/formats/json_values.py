@@ -8,17 +8,15 @@ and refuses it at once. Encoding and decoding then run in pydantic-core's Rust J
 dependency): about four times faster than the standard library, and its parser's own recursion limit (201
 levels, above every document we write) does not depend on the Python stack either.
 
-Reads enforce the same bounds on every value they hand out (`copy_containers` checks them while it copies, and
-`check_stored` walks a head's state and tail), so a value nested too deeply or a number out of range is
-`InvalidInput` on write and `CorruptObject` on read, everywhere.
+Reads enforce the same `MAX_NESTING` bound on every value they hand out (`copy_containers` checks it while it
+copies), so a value nested too deeply is `InvalidInput` on write and `CorruptObject` on read, everywhere.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from math import isfinite
-from typing import Any, NoReturn
+from typing import Any
 
 import pydantic_core
 
@@ -141,94 +139,67 @@ def decode_json(raw: bytes | memoryview, *, key: str, session_id: str | None = N
         raise CorruptObject(f"not JSON: {exc}", session_id=session_id, key=key) from exc
 
 
-def decode_lines(lines: Sequence[bytes | memoryview]) -> list[Any]:
-    """Returns the values of canonical lines this library just encoded, or of message regions a read already
-    checked (one parse of them all, no bounds walk: `check_value` or the read's checks passed them)."""
+def decode_lines(lines: Sequence[bytes]) -> list[Any]:
+    """Returns the values of canonical lines this library just encoded (one parse of them all, no bounds walk:
+    `check_value` passed them on the way in)."""
     if not lines:
         return []
     values: list[Any] = decode_json(b"[" + b",".join(lines) + b"]", key="lines")
     return values
 
 
-def check_stored(values: Sequence[Any], *, key: str, session_id: str | None = None) -> None:
-    """Raises CorruptObject unless decoded values keep the bounds of `check_value` (nesting, int size, finite
-    floats): `copy_containers` without the copy, for values a read keeps but does not hand out as they are."""
-    stack: list[tuple[Any, int]] = [(values, 0)]
-    pop = stack.pop
-    push = stack.append
-    while stack:
-        source, depth = pop()
-        if depth > MAX_NESTING:
-            _too_deep(key, session_id)
-        depth += 1
-        for child in source.values() if type(source) is dict else source:
-            kind = type(child)
-            if kind is dict or kind is list:
-                push((child, depth))
-            elif kind is int or kind is float:
-                _check_number(child, key=key, session_id=session_id)
-
-
 def copy_containers(values: Sequence[Any], *, key: str, session_id: str | None = None) -> list[Any]:
     """Returns a copy of decoded values whose dicts and lists are new objects and whose scalars are shared.
 
-    Two jobs in one iterative walk over what a read hands out: it enforces the bounds of `check_value` (nesting,
-    int size, finite floats: the parser turns 1e400 into infinity), and it gives the manager a private snapshot
-    to compare the caller's copy with at the next save (``snapshot == messages`` then runs in C, and shared
-    strings compare by identity). Strings, most of what a message holds, are tested for first.
+    Two jobs in one iterative walk over what was just read: it enforces the bounds of `check_value` (nesting, int
+    size, finite floats: so every read path refuses what a write would), and it gives the manager a private
+    snapshot to compare the caller's copy with at the next save (``snapshot == messages`` then runs in C, and
+    shared strings compare by identity).
 
     Raises:
         CorruptObject: a value nested more than `MAX_NESTING` levels, an int over `MAX_INT_BITS`, or a float
-            that is not finite.
+            that is not finite (the parser turns 1e400 into infinity).
     """
     root: list[Any] = []
     stack: list[tuple[Any, Any, int]] = [(values, root, 0)]
     pop = stack.pop
     push = stack.append
-    copied: Any
     while stack:
         source, target, depth = pop()
         if depth > MAX_NESTING:
-            _too_deep(key, session_id)
-        depth += 1
+            raise CorruptObject(
+                f"stored value is nested too deeply (over {MAX_NESTING} levels)", session_id=session_id, key=key
+            )
+        child_depth = depth + 1
+        copied: Any
         if type(source) is dict:
             for name, child in source.items():
                 kind = type(child)
-                if kind is str:
-                    target[name] = child
-                elif kind is dict:
+                if kind is dict:
                     target[name] = copied = {}
-                    push((child, copied, depth))
+                    push((child, copied, child_depth))
                 elif kind is list:
                     target[name] = copied = []
-                    push((child, copied, depth))
+                    push((child, copied, child_depth))
                 else:
-                    if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
+                    if kind is int or kind is float:
                         _check_number(child, key=key, session_id=session_id)
                     target[name] = child
         else:
             append = target.append
             for child in source:
                 kind = type(child)
-                if kind is str:
-                    append(child)
-                elif kind is dict:
+                if kind is dict:
                     append(copied := {})
-                    push((child, copied, depth))
+                    push((child, copied, child_depth))
                 elif kind is list:
                     append(copied := [])
-                    push((child, copied, depth))
+                    push((child, copied, child_depth))
                 else:
-                    if (kind is float and not isfinite(child)) or (kind is int and child.bit_length() > MAX_INT_BITS):
+                    if kind is int or kind is float:
                         _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
-
-
-def _too_deep(key: str, session_id: str | None) -> NoReturn:
-    raise CorruptObject(
-        f"stored value is nested too deeply (over {MAX_NESTING} levels)", session_id=session_id, key=key
-    )
 
 
 def _check_number(value: float, *, key: str, session_id: str | None) -> None:
