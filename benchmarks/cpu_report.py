@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 STORES = ("s3sessions", "naive-json", "strands-s3")
+STAT = "mean"
+"""The CPU figure reported: the mean of calls made back to back, which counts the garbage collections each
+call triggers (a median skips the calls they land in; see `benchmarks.cpu.cpu_samples`)."""
 _AREAS = (
     ("zstd (compress / decompress)", ("zstd", "zstandard")),
     ("JSON encode / decode", ("json", "from_json", "to_json")),
@@ -30,9 +33,9 @@ def _size(value: float) -> str:
     return f"{value / 1024**2:.2f} MiB"
 
 
-def _median(row: dict[str, Any], store: str, figure: str) -> float | None:
+def _figure(row: dict[str, Any], store: str, figure: str) -> float | None:
     found = row.get(store)
-    return None if found is None else float(found[figure]["median"])
+    return None if found is None else float(found[figure][STAT])
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
@@ -42,9 +45,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     side_by_side = results.get("save_side_by_side")
     saves: tuple[float, float, str] | None = None
     if side_by_side:
-        saves = (side_by_side["100"]["median"], side_by_side["10000"]["median"], " (sampled in alternation)")
+        saves = (side_by_side["100"][STAT], side_by_side["10000"][STAT], " (sampled in alternation)")
     elif 100 in rows and 10_000 in rows:
-        small, large = (_median(rows[n], "s3sessions", "save_cpu") or 0.0 for n in (100, 10_000))
+        small, large = (_figure(rows[n], "s3sessions", "save_cpu") or 0.0 for n in (100, 10_000))
         saves = (small, large, "")
     if saves is not None:
         small, large, how = saves
@@ -58,7 +61,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
     for n in (1000, 10_000):
         for figure, how in (("resume_cpu", "reading the segments"), ("resume_held_cpu", "of a version it holds")):
             if n in rows and figure in rows[n]["s3sessions"]:
-                ours, floor = _median(rows[n], "s3sessions", figure) or 0.0, rows[n]["json_loads_cpu"]["median"]
+                ours, floor = _figure(rows[n], "s3sessions", figure) or 0.0, rows[n]["json_loads_cpu"][STAT]
                 checks.append(
                     (
                         f"resume CPU at {n:,} messages ({how}) <= 2x json.loads of the same history",
@@ -160,7 +163,8 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
         "# CPU and memory",
         "",
         f"`python -m benchmarks.cpu`: Python {config['python']}, {config['machine']}, strands-agents "
-        f"{config['strands_agents'] or 'not installed'}; median of {config['runs']} runs per figure (Strands' "
+        f"{config['strands_agents'] or 'not installed'}; mean of {config['runs']} calls made back to back per figure "
+        "(the collector's work they trigger counted; Strands' "
         f"resume at 10,000 messages: fewer); took {config['seconds']} s; load average {config['load_average']:.1f} "
         f"before, {config['load_average_after']:.1f} after (a shared machine: CPU figures vary by tens of percent "
         "between runs, ratios within one run less). Method: [README](../README.md).",
@@ -182,13 +186,13 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
         "|---:|---:|" + "---:|" * (len(stores) + 2),
     ]
     for row in results["lengths"]:
-        floor = row["json_loads_cpu"]["median"]
+        floor = row["json_loads_cpu"][STAT]
         cells = [
-            f"{_ms(row[s]['resume_cpu']['median'])} ({row[s]['resume_cpu']['median'] / floor:.1f}x)" if s in row else ""
+            f"{_ms(row[s]['resume_cpu'][STAT])} ({row[s]['resume_cpu'][STAT] / floor:.1f}x)" if s in row else ""
             for s in stores
         ]
         held = row["s3sessions"].get("resume_held_cpu")
-        cells.append(f"{_ms(held['median'])} ({held['median'] / floor:.1f}x)" if held else "")
+        cells.append(f"{_ms(held[STAT])} ({held[STAT] / floor:.1f}x)" if held else "")
         lines.append(
             f"| {row['messages']:,} | {_size(row['json_bytes'])} | " + " | ".join(cells) + f" | {_ms(floor)} |"
         )
@@ -198,8 +202,8 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
         "|---:|" + "---:|" * (len(stores) + 1),
     ]
     for row in results["lengths"]:
-        cells = [_ms(row[s]["save_cpu"]["median"]) if s in row else "" for s in stores]
-        lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + f" | {_ms(row['json_dumps_cpu']['median'])} |")
+        cells = [_ms(row[s]["save_cpu"][STAT]) if s in row else "" for s in stores]
+        lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + f" | {_ms(row['json_dumps_cpu'][STAT])} |")
     lines += [
         "",
         "## A Lambda invocation: resume (a manager that does not hold the session), add one turn, save: CPU",
@@ -208,9 +212,9 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
         "|---:|" + "---:|" * len([s for s in stores if s != "strands-s3"]) + "---:|",
     ]
     for row in results["lengths"]:
-        floor = row["json_loads_cpu"]["median"] + row["json_dumps_cpu"]["median"]
+        floor = row["json_loads_cpu"][STAT] + row["json_dumps_cpu"][STAT]
         cells = [
-            f"{_ms(row[s]['invocation_cpu']['median'])} ({row[s]['invocation_cpu']['median'] / floor:.1f}x)"
+            f"{_ms(row[s]['invocation_cpu'][STAT])} ({row[s]['invocation_cpu'][STAT] / floor:.1f}x)"
             if "invocation_cpu" in row.get(s, {})
             else ""
             for s in stores
@@ -247,7 +251,7 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
             read = row["s3sessions"][name]
             lines.append(
                 f"| {row['messages']:,} | {label} | {read['messages']:,} | {read['requests']} |"
-                f" {_size(read['bytes_received'])} | {_ms(read['cpu']['median'])} |"
+                f" {_size(read['bytes_received'])} | {_ms(read['cpu'][STAT])} |"
             )
     lines += ["", "## A one-turn save after many tiny messages", ""]
     lines += ["| messages | turns | save sent | requests | head (zstd) | head JSON |", "|---:|---:|---:|---|---:|---:|"]
@@ -292,13 +296,11 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     panels = (("resume_cpu", "resume: CPU seconds"), ("save_cpu", "save one new turn: CPU seconds"))
     for axis, (figure_name, title) in zip(axes, panels, strict=False):
         for store in STORES:
-            points = [
-                (row["messages"], row[store][figure_name]["median"]) for row in results["lengths"] if store in row
-            ]
+            points = [(row["messages"], row[store][figure_name][STAT]) for row in results["lengths"] if store in row]
             if points:
                 axis.plot(*zip(*points, strict=True), "o-", label=store)
         floor = "json_loads_cpu" if figure_name == "resume_cpu" else "json_dumps_cpu"
-        axis.plot(lengths, [row[floor]["median"] for row in results["lengths"]], "k--", label=floor.replace("_cpu", ""))
+        axis.plot(lengths, [row[floor][STAT] for row in results["lengths"]], "k--", label=floor.replace("_cpu", ""))
         axis.set_title(title)
     axis = axes[2]
     for store in STORES:
