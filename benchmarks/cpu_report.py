@@ -156,6 +156,36 @@ def _profile_section(name: str, summary: dict[str, Any], runs: int) -> list[str]
     return lines
 
 
+_COLLECTED = (
+    ("s3sessions", "resume_cpu", "s3sessions resume"),
+    ("s3sessions", "save_cpu", "s3sessions save"),
+    ("s3sessions", "invocation_cpu", "s3sessions invocation"),
+    ("naive-json", "resume_cpu", "naive-json resume"),
+    (None, "json_loads_cpu", "json.loads"),
+)
+
+
+def _collector_table(results: dict[str, Any]) -> list[str]:
+    """Mean CPU per call, and how much of it was the garbage collector (figures recorded since `gc_mean`)."""
+    rows = results["lengths"]
+    if not rows or "gc_mean" not in rows[0]["json_loads_cpu"]:
+        return []
+    lines = [
+        "",
+        "## Of these figures, the garbage collector's part (mean per call)",
+        "",
+        "| messages | " + " | ".join(label for _, _, label in _COLLECTED) + " |",
+        "|---:|" + "---:|" * len(_COLLECTED),
+    ]
+    for row in rows:
+        cells = []
+        for store, figure, _ in _COLLECTED:
+            found = (row.get(store) or {}).get(figure) if store else row.get(figure)
+            cells.append(f"{_ms(found[STAT])} ({_ms(found['gc_mean'])})" if found and "gc_mean" in found else "")
+        lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
     config = results["config"]
     stores = [store for store in STORES if any(store in row for row in results["lengths"])]
@@ -221,6 +251,7 @@ def markdown(results: dict[str, Any], profile: dict[str, Any]) -> str:
             if s != "strands-s3"
         ]
         lines.append(f"| {row['messages']:,} | " + " | ".join(cells) + f" | {_ms(floor)} |")
+    lines += _collector_table(results)
     lines += ["", "## Resume: peak memory (x the decoded history) and bytes stored", ""]
     lines += [
         "| messages | decoded history | "
