@@ -32,20 +32,25 @@ class _Pause:
         self._depth = 0
         self._restore = False
 
+    # The order of the steps below is chosen so that an exception raised between two of them (a KeyboardInterrupt
+    # from a signal handler) can only leave the pause unused from then on, never the collector off for good.
+
     def __enter__(self) -> None:
         with self._lock:
-            if self._depth == 0:
+            first = self._depth == 0
+            if first:
                 self._restore = gc.isenabled()
-                gc.disable()
             self._depth += 1
+            if first:
+                gc.disable()
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._restore:
+            if self._depth == 1 and self._restore:
                 gc.enable()
+            self._depth -= 1
 
 
 collection_paused = _Pause()
