@@ -20,6 +20,7 @@ from ..formats.bodies import decode_document, encode_record, validate
 from ..formats.keys import KeyLayout, fanout_bucket_of
 from ..formats.listing import Listing, ParsedEntry, entry_name, parse_entry_name, parse_listing, summary_of
 from ..formats.records import EntryBody, HeadRecord
+from ..gc_pause import collection_paused
 from ..models import SessionMetadata, SessionPage, check_page_request
 from ..storage.protocol import ObjectInfo, ObjectStore
 from ..validation import check_summary
@@ -199,6 +200,10 @@ class SessionIndex:
         return result
 
     def _parsed(self, bucket: str, objects: Iterable[ObjectInfo]) -> list[ParsedEntry]:
+        with collection_paused:
+            return self._parse_names(bucket, objects)
+
+    def _parse_names(self, bucket: str, objects: Iterable[ObjectInfo]) -> list[ParsedEntry]:
         parsed = []
         for item in objects:
             entry = parse_entry_name(item.key[len(bucket) :])
@@ -272,15 +277,33 @@ class SessionIndex:
         manifest = await self._manifest.get(create=False)
         fanout = manifest.fanout if manifest else 1
 
+        def key_of(entry: ParsedEntry) -> str:
+            return self._layout.index_bucket(fanout_bucket_of(entry.session_id, fanout)) + entry.name
+
+        def parse_inline(entry: ParsedEntry, text: str) -> Chosen | None:
+            try:
+                return Chosen(key_of(entry), parse_listing(entry, text))
+            except (InvalidInput, CorruptObject) as exc:
+                log.warning("index: ignoring the entry %r: %s", key_of(entry)[:200], exc)
+                return None
+
         async def load(entry: ParsedEntry) -> Chosen | None:
-            key = self._layout.index_bucket(fanout_bucket_of(entry.session_id, fanout)) + entry.name
+            key = key_of(entry)
             try:
                 return Chosen(key, await self.listing(key, entry))
             except (InvalidInput, CorruptObject, ObjectMissing) as exc:
                 log.warning("index: ignoring the entry %r: %s", key[:200], exc)
                 return None
 
-        loaded = await gather(load(entry) for entry in entries)
+        # Listings in their keys (nearly all) are parsed in one synchronous pass, with the collector paused (a
+        # coroutine per entry, and collections walking the growing result, were most of a long list's own CPU);
+        # only ``~+`` entries, whose listing is in the body, are read, in one wave.
+        with collection_paused:
+            loaded = [parse_inline(entry, entry.listing) if entry.listing is not None else None for entry in entries]
+        in_bodies = [position for position, entry in enumerate(entries) if entry.listing is None]
+        read = await gather(load(entries[position]) for position in in_bodies)
+        for position, item in zip(in_bodies, read, strict=True):
+            loaded[position] = item
         by_id: dict[str, list[Chosen]] = {}
         order: list[str] = []
         for item in loaded:
