@@ -1,4 +1,4 @@
-"""Pausing CPython's cyclic garbage collector while a history is decoded or copied.
+"""Pausing CPython's cyclic garbage collector while a history is decoded or copied, or a list's entries parsed.
 
 Decoding a long history allocates hundreds of thousands of dicts and lists in one burst, and none of them can
 form a cycle (JSON values are trees). CPython's collector does not know that: every 700 container allocations
@@ -12,7 +12,8 @@ reference counting still frees every dropped object at once.
 The collector is process-wide, so the pause is counted: nested or concurrent pauses (threads of a
 `SyncSessionManager`, several managers) re-enable it only when the last one ends, and only if it was enabled
 when the first began. A program that turns the collector off itself keeps it off. A pause holds no lock while
-its work runs, and lasts one synchronous decode (no ``await`` inside), so no other coroutine runs under it.
+its work runs, and lasts one synchronous pass (a decode, a copy, a page of index entries: no ``await``
+inside), so no other coroutine runs under it.
 """
 
 from __future__ import annotations

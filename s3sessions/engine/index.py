@@ -200,17 +200,14 @@ class SessionIndex:
         return result
 
     def _parsed(self, bucket: str, objects: Iterable[ObjectInfo]) -> list[ParsedEntry]:
-        with collection_paused:
-            return self._parse_names(bucket, objects)
-
-    def _parse_names(self, bucket: str, objects: Iterable[ObjectInfo]) -> list[ParsedEntry]:
         parsed = []
-        for item in objects:
-            entry = parse_entry_name(item.key[len(bucket) :])
-            if entry is None:
-                log.warning("index: ignoring a key that is not an entry: %r", item.key[:200])
-            else:
-                parsed.append(entry)
+        with collection_paused:
+            for item in objects:
+                entry = parse_entry_name(item.key[len(bucket) :])
+                if entry is None:
+                    log.warning("index: ignoring a key that is not an entry: %r", item.key[:200])
+                else:
+                    parsed.append(entry)
         return parsed
 
     async def listing(self, bucket_key: str, entry: ParsedEntry) -> Listing:
@@ -281,10 +278,11 @@ class SessionIndex:
             return self._layout.index_bucket(fanout_bucket_of(entry.session_id, fanout)) + entry.name
 
         def parse_inline(entry: ParsedEntry, text: str) -> Chosen | None:
+            key = key_of(entry)
             try:
-                return Chosen(key_of(entry), parse_listing(entry, text))
+                return Chosen(key, parse_listing(entry, text))
             except (InvalidInput, CorruptObject) as exc:
-                log.warning("index: ignoring the entry %r: %s", key_of(entry)[:200], exc)
+                log.warning("index: ignoring the entry %r: %s", key[:200], exc)
                 return None
 
         async def load(entry: ParsedEntry) -> Chosen | None:
