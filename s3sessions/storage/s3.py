@@ -21,6 +21,7 @@ from ..errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageEr
 from ..waves import gather
 from .loop_clients import LoopClients
 from .protocol import ListPage, ObjectInfo, ObjectMeta, ObjectVersion, StoredObject
+from .timestamps import use_fast_timestamps
 
 log = logging.getLogger("s3sessions.store")
 
@@ -109,7 +110,10 @@ class S3ObjectStore:
         }
         config_args.update(self._client_config)
         try:
-            session = self._session or aioboto3.Session(profile_name=self._profile_name)
+            session = self._session
+            if session is None:
+                session = aioboto3.Session(profile_name=self._profile_name)
+                use_fast_timestamps(session)
             return await stack.enter_async_context(
                 session.client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self._region_name, config=AioConfig(**config_args)
@@ -333,9 +337,11 @@ def credentials_session(access_key_id: str, secret_access_key: str, region_name:
     """Returns an ``aioboto3.Session`` with the given credentials (for a local S3 with fake ones)."""
     import aioboto3
 
-    return aioboto3.Session(
+    session = aioboto3.Session(
         aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region_name
     )
+    use_fast_timestamps(session)
+    return session
 
 
 def _infos(response: Mapping[str, Any]) -> list[ObjectInfo]:
