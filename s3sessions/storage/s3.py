@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import CorruptObject, ObjectMissing, PreconditionFailed, StorageError, WriteConflict
 from ..waves import gather
+from .endpoint_params import leave_out_unread_parameters
 from .loop_clients import LoopClients
 from .protocol import ListPage, ObjectInfo, ObjectMeta, ObjectVersion, StoredObject
 from .timestamps import use_fast_timestamps
@@ -114,11 +115,13 @@ class S3ObjectStore:
             if session is None:
                 session = aioboto3.Session(profile_name=self._profile_name)
                 use_fast_timestamps(session)
-            return await stack.enter_async_context(
+            client = await stack.enter_async_context(
                 session.client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self._region_name, config=AioConfig(**config_args)
                 )
             )
+            leave_out_unread_parameters(client)
+            return client
         except Exception as exc:
             raise StorageError(f"cannot create an S3 client: {exc}") from exc
 
