@@ -29,7 +29,7 @@ FORMS = [
 
 @pytest.mark.parametrize("value", FORMS)
 def test_every_form_parses_as_botocore_parses_it(value: Any) -> None:
-    ours = timestamps.parse_timestamp(value)
+    ours = timestamps.parse_timestamp(value, botocore_parse_timestamp)
     theirs = botocore_parse_timestamp(value)
     assert ours == theirs
     assert (ours.tzinfo is None) == (theirs.tzinfo is None)
@@ -41,7 +41,7 @@ def test_what_neither_parses_fails_as_botocore_fails() -> None:
     with pytest.raises(ValueError):
         botocore_parse_timestamp("not a date")
     with pytest.raises(ValueError):
-        timestamps.parse_timestamp("not a date")
+        timestamps.parse_timestamp("not a date", botocore_parse_timestamp)
 
 
 class CountingParser:
@@ -49,9 +49,9 @@ class CountingParser:
         self.calls = 0
         self._parse = timestamps.parse_timestamp
 
-    def __call__(self, value: Any) -> datetime.datetime:
+    def __call__(self, value: Any, fallback: timestamps.Parser) -> datetime.datetime:
         self.calls += 1
-        return self._parse(value)
+        return self._parse(value, fallback)
 
 
 async def test_a_store_we_create_reads_s3_dates_with_it(

@@ -114,7 +114,7 @@ class S3ObjectStore:
             session = self._session
             if session is None:
                 session = aioboto3.Session(profile_name=self._profile_name)
-                use_fast_timestamps(session)
+                use_fast_timestamps(session, _botocore_timestamp_parser())
             client = await stack.enter_async_context(
                 session.client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self._region_name, config=AioConfig(**config_args)
@@ -343,8 +343,16 @@ def credentials_session(access_key_id: str, secret_access_key: str, region_name:
     session = aioboto3.Session(
         aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region_name
     )
-    use_fast_timestamps(session)
+    use_fast_timestamps(session, _botocore_timestamp_parser())
     return session
+
+
+def _botocore_timestamp_parser() -> Callable[[Any], Any]:
+    """botocore's own timestamp parser: `use_fast_timestamps` falls back to it for the forms it leaves."""
+    from botocore.utils import parse_timestamp
+
+    parser: Callable[[Any], Any] = parse_timestamp
+    return parser
 
 
 def _infos(response: Mapping[str, Any]) -> list[ObjectInfo]:

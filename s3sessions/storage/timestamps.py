@@ -6,17 +6,25 @@ botocore's). S3 sends two forms only, RFC 7231 dates in headers and ISO 8601 in 
 parses in C-speed code; anything else, or anything without a time zone, goes to botocore's own parser, so the
 result is always what botocore would return (a time-zone-aware ``datetime`` equal to its own). A session the
 caller passes in is never touched: its parser is the caller's choice.
+
+botocore's parser is handed in by the request path (`s3sessions.storage.s3`), the one module that imports the
+SDK, so this module stays pure.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
+from collections.abc import Callable
 from typing import Any
 
+Parser = Callable[[Any], datetime.datetime]
 
-def parse_timestamp(value: Any) -> datetime.datetime:
-    """Parses an S3 timestamp as botocore would, taking the standard library's fast paths where they agree."""
+
+def parse_timestamp(value: Any, fallback: Parser) -> datetime.datetime:
+    """Parses an S3 timestamp as botocore's ``fallback`` would, taking the standard library's fast paths where
+    they agree."""
     if isinstance(value, str):
         parsed: datetime.datetime | None = None
         try:
@@ -28,15 +36,13 @@ def parse_timestamp(value: Any) -> datetime.datetime:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
-    from botocore.utils import parse_timestamp as botocore_parse
-
-    result: datetime.datetime = botocore_parse(value)
-    return result
+    return fallback(value)
 
 
-def use_fast_timestamps(session: Any) -> None:
+def use_fast_timestamps(session: Any, fallback: Parser) -> None:
     """Makes ``session`` (an aioboto3 or boto3 ``Session`` this package created) parse timestamps with
-    `parse_timestamp`; a session without botocore's parser factory is left as it is."""
+    `parse_timestamp`, ``fallback`` (botocore's parser) for what it leaves; a session without botocore's parser
+    factory is left as it is."""
     core = getattr(session, "_session", None)
     get_component = getattr(core, "get_component", None)
     if get_component is None:
@@ -47,4 +53,4 @@ def use_fast_timestamps(session: Any) -> None:
         return
     set_defaults = getattr(factory, "set_parser_defaults", None)
     if set_defaults is not None:
-        set_defaults(timestamp_parser=parse_timestamp)
+        set_defaults(timestamp_parser=functools.partial(parse_timestamp, fallback=fallback))
