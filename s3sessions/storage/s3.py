@@ -23,6 +23,7 @@ from .endpoint_params import leave_out_unread_parameters
 from .loop_clients import LoopClients
 from .protocol import ListPage, ObjectInfo, ObjectMeta, ObjectVersion, StoredObject
 from .timestamps import use_fast_timestamps
+from .user_agent import fixed_user_agent, keeps_botocores_user_agent
 
 log = logging.getLogger("s3sessions.store")
 
@@ -115,6 +116,8 @@ class S3ObjectStore:
             if session is None:
                 session = aioboto3.Session(profile_name=self._profile_name)
                 use_fast_timestamps(session, _botocore_timestamp_parser())
+                if not keeps_botocores_user_agent(config_args, session):
+                    config_args["user_agent"] = fixed_user_agent(_sdk_versions())
             client = await stack.enter_async_context(
                 session.client(
                     "s3", endpoint_url=self.endpoint_url, region_name=self._region_name, config=AioConfig(**config_args)
@@ -345,6 +348,14 @@ def credentials_session(access_key_id: str, secret_access_key: str, region_name:
     )
     use_fast_timestamps(session, _botocore_timestamp_parser())
     return session
+
+
+def _sdk_versions() -> dict[str, str]:
+    import aioboto3
+    import aiobotocore
+    import botocore
+
+    return {"aioboto3": aioboto3.__version__, "aiobotocore": aiobotocore.__version__, "botocore": botocore.__version__}
 
 
 def _botocore_timestamp_parser() -> Callable[[Any], Any]:
