@@ -18,6 +18,7 @@ from s3sessions.formats.bodies import (
     segment_body,
 )
 from s3sessions.formats.json_values import (
+    MAX_INT_BITS,
     MAX_NESTING,
     check_value,
     copy_containers,
@@ -362,6 +363,20 @@ def test_a_segment_read_keeps_the_write_bounds_on_what_it_hands_out(take):
         with pytest.raises(CorruptObject, match=reason) as raised:
             copy_containers(handed_out, key="seg-key")
         assert "seg-key" in str(raised.value)
+
+
+def test_a_reads_number_bounds_are_the_writes_to_the_last_bit():
+    largest_int = (1 << MAX_INT_BITS) - 1
+    storable = [largest_int, -largest_int, 1.7976931348623157e308, -1.7976931348623157e308, -0.0, True, None]
+    for value in storable:
+        check_value(value)
+        assert copy_containers([[value], {"n": value}], key="k") == [[value], {"n": value}]
+    for value in (largest_int + 1, -largest_int - 1, float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(InvalidInput):
+            check_value(value)
+        for container in ([value], {"n": value}):
+            with pytest.raises(CorruptObject):
+                copy_containers([container], key="k")
 
 
 def test_canonical_json_is_compact_and_keeps_key_order():

@@ -17,6 +17,7 @@ half of a long history's decode CPU was the collector walking the process's obje
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ MAX_NESTING = 100
 MAX_INT_BITS = 14_000
 """Largest int magnitude stored (about 4,200 decimal digits; Python refuses to print more than 4,300)."""
 _SCALARS = (str, int, float, bool, type(None))
+_INT_LIMIT = 1 << MAX_INT_BITS
+"""Ints strictly between -_INT_LIMIT and _INT_LIMIT have at most `MAX_INT_BITS` bits."""
+_FLOAT_MAX = sys.float_info.max
 
 
 def _scalar_problem(value: object) -> str | None:
@@ -174,6 +178,8 @@ def _copy_containers(values: Sequence[Any], *, key: str, session_id: str | None)
     stack: list[tuple[Any, Any, int]] = [(values, root, 0)]
     pop = stack.pop
     push = stack.append
+    # Numbers inside these bounds are storable: two comparisons in place of a call per number (NaN fails both).
+    int_low, int_high, float_low, float_high = -_INT_LIMIT, _INT_LIMIT, -_FLOAT_MAX, _FLOAT_MAX
     while stack:
         source, target, depth = pop()
         if depth > MAX_NESTING:
@@ -185,28 +191,36 @@ def _copy_containers(values: Sequence[Any], *, key: str, session_id: str | None)
         if type(source) is dict:
             for name, child in source.items():
                 kind = type(child)
-                if kind is dict:
+                if kind is str:
+                    target[name] = child
+                elif kind is dict:
                     target[name] = copied = {}
                     push((child, copied, child_depth))
                 elif kind is list:
                     target[name] = copied = []
                     push((child, copied, child_depth))
                 else:
-                    if kind is int or kind is float:
+                    if (kind is int and not int_low < child < int_high) or (
+                        kind is float and not float_low <= child <= float_high
+                    ):
                         _check_number(child, key=key, session_id=session_id)
                     target[name] = child
         else:
             append = target.append
             for child in source:
                 kind = type(child)
-                if kind is dict:
+                if kind is str:
+                    append(child)
+                elif kind is dict:
                     append(copied := {})
                     push((child, copied, child_depth))
                 elif kind is list:
                     append(copied := [])
                     push((child, copied, child_depth))
                 else:
-                    if kind is int or kind is float:
+                    if (kind is int and not int_low < child < int_high) or (
+                        kind is float and not float_low <= child <= float_high
+                    ):
                         _check_number(child, key=key, session_id=session_id)
                     append(child)
     return root
