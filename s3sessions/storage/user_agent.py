@@ -1,10 +1,10 @@
 """A fixed ``User-Agent`` for the S3 clients this package creates: built once, not on every request.
 
 botocore 1.40 rebuilds its User-Agent twice per request (client, OS, language and per-request feature metadata,
-each component sanitised character by character): 0.35-0.4 ms of the 2.9-3.3 ms of client CPU of a small GET
-on the benchmark machine (measured with ``benchmarks.cpu``'s bare GETs). Given ``user_agent`` in the client's
-config, botocore sends that string as it is (plus any ``user_agent_extra``), so we give it one that names this
-library and the SDK below it, computed once per process. What is lost is botocore's per-request feature codes
+each component sanitised character by character): 0.35-0.8 ms of the 2.9-4.2 ms of client CPU of a small GET
+on the benchmark machine (bare GETs through the benchmark proxy). Given ``user_agent`` in the client's config,
+botocore sends that string as it is (plus any ``user_agent_extra``), so we give it one that names this library
+and the SDK below it, built once per client. What is lost is botocore's per-request feature codes
 (``m/...``), which only AWS's SDK telemetry reads.
 
 The caller's choices win: a ``user_agent``, ``user_agent_extra`` or ``user_agent_appid`` in ``client_config``,
