@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -348,20 +349,54 @@ def test_demo_runs_with_no_aws_configuration(tmp_path):
     assert result.stderr == ""
 
 
-def test_local_s3_serves_until_interrupted(tmp_path):
+def _as_a_terminal_starts_it() -> None:
+    """Restores SIGINT's default in the child: a CI job run in the background inherits it ignored (POSIX shells
+    ignore SIGINT for asynchronous commands), and Python then never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _read_lines(stream: Any, count: int, timeout: float) -> list[str]:
+    """The next ``count`` lines of a child's output, or AssertionError after ``timeout`` seconds (never a hang)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(stream.readline() for _ in range(count)), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert not reader.is_alive(), f"no {count} lines within {timeout} s: {lines}"
+    return lines
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_local_s3_serves_until_interrupted(tmp_path, stop):
     command = [*console_script(), "--prefix", "p/", "local-s3", "--port", "0", "--with-demo"]
-    with subprocess.Popen(command, env=clean_environment(tmp_path), stdout=subprocess.PIPE, text=True) as server:
+    with subprocess.Popen(
+        command,
+        env=clean_environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_a_terminal_starts_it,
+    ) as server:
         try:
             assert server.stdout is not None
-            lines = [server.stdout.readline() for _ in range(4)]
-            exports = [line.split()[1] for line in lines if line.startswith("export AWS_ENDPOINT_URL=")]
-            assert len(exports) == 1, lines
-            assert any("S3SESSIONS_BUCKET=s3sessions S3SESSIONS_PREFIX=p/" in line for line in lines), lines
-            endpoint = exports[0].partition("=")[2]
-            options = ["--bucket", "s3sessions", "--prefix", "p/", "--endpoint-url", endpoint]
-            listed = CliRunner().invoke(cli, [*options, "ls"])
+            lines = _read_lines(server.stdout, 4, timeout=120)
+            exported = dict(
+                assignment.split("=", 1)
+                for line in lines
+                if line.startswith("export ")
+                for assignment in line.split()[1:]
+            )
+            assert exported["S3SESSIONS_BUCKET"] == "s3sessions" and exported["S3SESSIONS_PREFIX"] == "p/", lines
+            # what the printed lines export is all another shell needs (no credentials of this test run)
+            unset: dict[str, str | None] = {
+                name: None for name in os.environ if name.startswith(("AWS_", "S3SESSIONS_"))
+            }
+            listed = CliRunner().invoke(cli, ["ls"], env={**unset, **exported})
             assert "argparse questions" in ok(listed) and "argparse vs click" in listed.stdout
+            server.send_signal(stop)
+            _, stderr = server.communicate(timeout=30)
         finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=30)
-    assert server.returncode == 0
+            if server.poll() is None:  # never leave it (or Popen's exit, which waits for it) hanging
+                server.kill()
+                server.wait()
+    assert server.returncode == 0, stderr
+    assert stderr.strip().endswith("stopped"), stderr
