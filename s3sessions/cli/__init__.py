@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import click
 
+from ..storage.user_agent import DISTRIBUTION
 from ..viewer.command import view
 from .bucket import bucket
 from .commands import export, fork, import_session, list_sessions, reindex, remove, rename, rewind, show, tag
@@ -24,7 +25,7 @@ from .options import OneLineUsageGroup, Settings, connection_options
 
 @click.group(cls=OneLineUsageGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @connection_options(from_environment=True)
-@click.version_option(package_name="s3-agent-sessions", prog_name="s3sessions")
+@click.version_option(package_name=DISTRIBUTION, prog_name="s3sessions")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Store and inspect AI-agent sessions in Amazon S3.
