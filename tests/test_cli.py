@@ -400,3 +400,10 @@ def test_local_s3_serves_until_interrupted(tmp_path, stop):
                 server.wait()
     assert server.returncode == 0, stderr
     assert stderr.strip().endswith("stopped"), stderr
+
+
+def test_version_names_the_installed_distribution():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert ok(result).strip() == f"s3sessions, version {version('s3-agent-sessions')}"
