@@ -328,9 +328,13 @@ def console_script() -> list[str]:
     return [sys.executable, "-m", "s3sessions.cli"]
 
 
+_SETTINGS_PREFIXES = ("AWS_", "S3SESSIONS_")
+"""Environment variables that configure AWS or this library: a fresh machine has none."""
+
+
 def clean_environment(tmp_path: Path) -> dict[str, str]:
     """A fresh machine: no AWS variables, no ~/.aws."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "S3SESSIONS_"))}
+    env = {name: value for name, value in os.environ.items() if not name.startswith(_SETTINGS_PREFIXES)}
     env["HOME"] = str(tmp_path)
     env["AWS_EC2_METADATA_DISABLED"] = "true"  # never wait for an instance metadata service
     return env
@@ -349,10 +353,13 @@ def test_demo_runs_with_no_aws_configuration(tmp_path):
     assert result.stderr == ""
 
 
-def _as_a_terminal_starts_it() -> None:
-    """Restores SIGINT's default in the child: a CI job run in the background inherits it ignored (POSIX shells
-    ignore SIGINT for asynchronous commands), and Python then never turns Ctrl-C into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def as_a_terminal_starts_it(command: list[str]) -> list[str]:
+    """The command, started with SIGINT at its default, as a terminal starts it: a CI job run in the background
+    inherits SIGINT ignored (POSIX shells ignore it for asynchronous commands), and Python then never turns
+    Ctrl-C into KeyboardInterrupt. A Python launcher resets it and execs the command (``preexec_fn`` would do it
+    in the forked child of this threaded process, which Python documents as unsafe)."""
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+    return [sys.executable, "-c", reset, *command]
 
 
 def _read_lines(stream: Any, count: int, timeout: float) -> list[str]:
@@ -367,14 +374,9 @@ def _read_lines(stream: Any, count: int, timeout: float) -> list[str]:
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_local_s3_serves_until_interrupted(tmp_path, stop):
-    command = [*console_script(), "--prefix", "p/", "local-s3", "--port", "0", "--with-demo"]
+    command = as_a_terminal_starts_it([*console_script(), "--prefix", "p/", "local-s3", "--port", "0", "--with-demo"])
     with subprocess.Popen(
-        command,
-        env=clean_environment(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_as_a_terminal_starts_it,
+        command, env=clean_environment(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as server:
         try:
             assert server.stdout is not None
@@ -385,11 +387,12 @@ def test_local_s3_serves_until_interrupted(tmp_path, stop):
                 if line.startswith("export ")
                 for assignment in line.split()[1:]
             )
-            assert exported["S3SESSIONS_BUCKET"] == "s3sessions" and exported["S3SESSIONS_PREFIX"] == "p/", lines
+            assert exported.get("S3SESSIONS_BUCKET") == "s3sessions" and exported.get("S3SESSIONS_PREFIX") == "p/", (
+                lines
+            )
+            assert exported.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"), lines
             # what the printed lines export is all another shell needs (no credentials of this test run)
-            unset: dict[str, str | None] = {
-                name: None for name in os.environ if name.startswith(("AWS_", "S3SESSIONS_"))
-            }
+            unset: dict[str, str | None] = {name: None for name in os.environ if name.startswith(_SETTINGS_PREFIXES)}
             listed = CliRunner().invoke(cli, ["ls"], env={**unset, **exported})
             assert "argparse questions" in ok(listed) and "argparse vs click" in listed.stdout
             server.send_signal(stop)
